@@ -975,14 +975,25 @@ def licensee_currency(session: Session, organization_id: int | None) -> str | No
     """The one currency an organization is licensed in: that of its agreements awaiting
     acceptance or in force, when they all share one; None with none, or several (a
     vendor licensed in USD and EUR chooses by naming a card)."""
-    if organization_id is None:
-        return None
-    found = session.scalars(
-        select(Agreement.currency)
-        .where(Agreement.organization_id == organization_id, Agreement.state.in_((ISSUED, ACTIVE)))
-        .distinct()
-    ).all()
+    found = licensee_currencies(session, organization_id)
     return found[0] if len(found) == 1 else None
+
+
+def licensee_currencies(session: Session, organization_id: int | None) -> list[str]:
+    """The currencies of an organization's agreements awaiting acceptance or in force,
+    in order (round 65: a licensee in several is told the card in effect in each)."""
+    if organization_id is None:
+        return []
+    return sorted(
+        session.scalars(
+            select(Agreement.currency)
+            .where(
+                Agreement.organization_id == organization_id,
+                Agreement.state.in_((ISSUED, ACTIVE)),
+            )
+            .distinct()
+        ).all()
+    )
 
 
 @dataclass(frozen=True)

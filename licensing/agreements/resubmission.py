@@ -58,10 +58,17 @@ class VersionChange:
     dropped: tuple[str, ...]
     term_before: tuple[date, date]
     term_after: tuple[date, date]
+    # Round 65: the earlier version's currency, where a card it named since is in
+    # another (no difference is worked out across currencies).
+    currency_before: str = ""
+
+    @property
+    def across_currencies(self) -> bool:
+        return bool(self.currency_before) and self.currency_before != self.currency
 
     @property
     def change(self) -> Decimal | None:
-        if self.total_before is None or self.total_after is None:
+        if self.total_before is None or self.total_after is None or self.across_currencies:
             return None
         return self.total_after - self.total_before
 
@@ -184,6 +191,7 @@ def version_change(
         dropped=dropped,
         term_before=(old_version.term_start, old_version.term_end),
         term_after=(new_version.term_start, new_version.term_end),
+        currency_before=before.currency,
     )
 
 

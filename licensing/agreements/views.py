@@ -9,6 +9,7 @@ service's `InvalidInput` is shown beside the fields it names (paths such as
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -398,9 +399,29 @@ def _currency_words(session: Any, application: Application) -> dict[str, Any]:
     currency it is ("in USD, the currency of your agreements"), else `other_cards`,
     the cards in effect on its first day in other currencies than the one the
     contract's rule takes (published last), which it may name to be priced in theirs."""
-    nothing: dict[str, Any] = {"currency_basis": "", "other_cards": ()}
+    nothing: dict[str, Any] = {"currency_basis": "", "other_cards": (), "licensee_cards": ()}
     if application.rate_card or application.state not in EDITABLE or not application.term_start:
         return nothing
+    # Round 65: a licensee whose agreements are in several currencies is priced by the
+    # contract's rule (published last, whatever its currency), and was told which card
+    # "in effect on the start date" with no currency where one currency's cards alone
+    # were in effect: each of its currencies is named with its card, or none.
+    if application.renewal_of_id is None and not application.currency:
+        held = queries.licensee_currencies(session, application.organization_id)
+        if len(held) > 1:
+            cards = ratecard_queries.catalogue(session)
+            chosen = cards.in_effect(application.term_start)
+            return {
+                "currency_basis": f", in {chosen.currency}, of the cards in effect the one "
+                "published last"
+                if chosen is not None
+                else "",
+                "other_cards": (),
+                "licensee_cards": tuple(
+                    (currency, cards.in_effect(application.term_start, currency))
+                    for currency in held
+                ),
+            }
     # Only where cards in several currencies are in effect on its first day: an office
     # licensing in one currency reads what it always read. A renewal says its currency
     # whatever is in effect (round 64): a licensee renewing agreements in two currencies
@@ -415,8 +436,42 @@ def _currency_words(session: Any, application: Application) -> dict[str, Any]:
         return {
             "currency_basis": f", in {asked.currency}, {asked.words(renewed)}",
             "other_cards": (),
+            "licensee_cards": (),
         }
-    return {"currency_basis": "", "other_cards": others}
+    return {"currency_basis": "", "other_cards": others, "licensee_cards": ()}
+
+
+@dataclass(frozen=True)
+class PricedByHand:
+    """A renewal staff price by hand, as its page's *Rate card* says it (round 65): its
+    currency, the card in effect on its first day in it (None: none yet), the renewed
+    agreement's number and the card that priced it (the one its quote names)."""
+
+    currency: str
+    in_effect: str | None
+    renewed: str
+    renewed_card: str
+
+
+def _priced_by_hand(
+    session: Any, application: Application, priced: Quote | None
+) -> PricedByHand | None:
+    """For a renewal priced by hand (no card in its currency was in effect on its first
+    day: its quote names the renewed agreement's card, whose period does not hold the
+    term), what its *Rate card* says instead of "2027.JPY (the card in effect on the
+    start date)": the card in effect in its currency, published since, or that there is
+    none yet. None for any other application."""
+    renewed = application.renewal_of
+    if application.rate_card or renewed is None or priced is None:
+        return None
+    start = application.current_term[0]
+    card = ratecard_queries.card_by_version(session, priced.rate_card)
+    if start is None or card is None or card.effective_from <= start <= card.effective_to:
+        return None
+    found = ratecard_queries.card_in_effect(session, start, priced.currency)
+    return PricedByHand(
+        priced.currency, found.version if found else None, renewed.number, priced.rate_card
+    )
 
 
 def _vendor_page(
@@ -436,6 +491,7 @@ def _vendor_page(
         "agreements/application.html",
         application=application,
         **_currency_words(session, application),
+        by_hand=_priced_by_hand(session, application, quote or estimate),
         estimate=estimate,
         estimate_problems=estimate_problems,
         estimate_labels=revenue_summary_labels(

@@ -188,6 +188,24 @@ class TakeoverSchema(ApiSchema):
     )
 
 
+class AlongsideSchema(ApiSchema):
+    version = ma.fields.String(required=True)
+    currency = ma.fields.String(required=True, metadata={"description": "That card's currency"})
+    first = Day(required=True)
+    last = Day(required=True)
+    whole = ma.fields.Boolean(
+        required=True, metadata={"description": "Every day of that card's period"}
+    )
+
+
+def _alongside(description: str) -> ma.fields.List[Any]:
+    """The cards in other currencies a card takes days from for quotes naming no card, in
+    the check's answer and the publishing's alike (round 65)."""
+    return ma.fields.List(
+        ma.fields.Nested(AlongsideSchema), required=True, metadata={"description": description}
+    )
+
+
 class RepricedSchema(ApiSchema):
     kind = ma.fields.String(required=True, metadata={"enum": ["application", "renewal"]})
     reference = ma.fields.String(required=True)
@@ -355,9 +373,15 @@ class CheckResultSchema(ApiSchema):
         ma.fields.Nested(TakeoverSchema),
         required=True,
         metadata={
-            "description": "The days it would take from published cards for quotes "
-            "naming no version"
+            "description": "The days it would take from published cards in its currency "
+            "(round 65: a card in another currency is in `alongside`, as it corrects none)"
         },
+    )
+    alongside = _alongside(
+        "Published cards in other currencies whose days it would take for quotes naming no "
+        "card (the contract's rule: the card in effect published last, whatever its "
+        "currency), and which it corrects in nothing: renewals and applications priced in "
+        "their currency stay on them (round 65)"
     )
     effect = ma.fields.Nested(
         CardEffectSchema,
@@ -429,11 +453,13 @@ class ImportResultSchema(ApiSchema):
         required=True,
         metadata={
             "description": "For a card `created`: the days it took from cards published "
-            "before it, which quotes, estimates, applications and renewals naming no card "
-            "are priced on it for from now on (a correction: what those cards priced keeps "
-            "its prices), as the page's message and `licensing ratecards import` say it, "
-            "and as its `rate_card.published` audit event records it. Empty for a card that "
-            "took no card's days (a new year's), and for `unchanged` (round 61)"
+            "before it in its currency, which quotes, estimates, applications and renewals "
+            "naming no card are priced on it for from now on (a correction: what those "
+            "cards priced keeps its prices), as the page's message and `licensing ratecards "
+            "import` say it, and as its `rate_card.published` audit event records it. Empty "
+            "for a card that took no card's days (a new year's), and for `unchanged` (round "
+            "61). Round 65: of its own currency alone (a card in another currency corrects "
+            "none): those are in `alongside`"
         },
     )
     replaces_sentence = ma.fields.String(
@@ -441,6 +467,20 @@ class ImportResultSchema(ApiSchema):
         metadata={
             "description": "`replaces` in the words the page's message and the command "
             "line use; empty when it is (round 61)"
+        },
+    )
+    alongside = _alongside(
+        "For a card `created`: the cards in other currencies whose days it took for quotes "
+        "naming no card (the contract's rule: the card in effect published last, whatever "
+        "its currency), which it corrects in nothing: renewals and applications priced in "
+        "their currency stay on them, and their licensees are not told (round 65). Empty "
+        "otherwise"
+    )
+    alongside_sentence = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "`alongside` in the words the page's message and the command "
+            "line use, after `replaces_sentence`; empty when it is (round 65)"
         },
     )
     agreements_told = _agreement_numbers(
@@ -718,6 +758,7 @@ def _check_result(check: services.CardCheck, today: date) -> dict[str, Any]:
             {**asdict(taking), "priced": _priced(priced_on.priced_on(db.session(), taking.version))}
             for taking in check.taken
         ],
+        "alongside": [asdict(taking) for taking in check.alongside],
         "keeps": check.kept,
         "price_change_warnings": [
             _price_change(warning, card.currency)
@@ -817,6 +858,8 @@ def publish_rate_card() -> dict[str, Any]:
             for taken in result.replaces
         ],
         "replaces_sentence": services.replaces(result.version) if result.replaces else "",
+        "alongside": [asdict(taking) for taking in result.alongside],
+        "alongside_sentence": services.alongside(result.version) if result.alongside else "",
         "agreements_told": list(result.agreements_told),
         "agreements_not_emailed": list(result.agreements_not_emailed),
         "proration_warnings": _warnings(stored.currency, result.proration_warnings),

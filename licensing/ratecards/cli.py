@@ -231,6 +231,10 @@ def import_command(file: Path) -> None:
     replaced = services.replaces(result.version) if result.created else ""
     if replaced:
         _say(replaced)
+    # Round 65: the cards in other currencies for the same days, which it corrects not.
+    beside = services.alongside(result.version) if result.created else ""
+    if beside:
+        _say(beside)
     # Round 61: the licensees of the agreements it corrects, emailed.
     told = services.emailed(result.agreements_told, result.agreements_not_emailed)
     if told:

@@ -599,12 +599,15 @@ def card_in_effect(session: Session, on: date, currency: str | None = None) -> R
 @dataclass(frozen=True)
 class Takeover:
     """The days `first` to `last` of published card `version` that a new card would
-    price for quotes naming no version; `whole`: every day of that card's period."""
+    price for quotes naming no version; `whole`: every day of that card's period;
+    `currency`: that card's (round 65: only a card in the new card's currency is
+    replaced by it, one in another is published alongside)."""
 
     version: str
     first: date
     last: date
     whole: bool
+    currency: str = ""
 
 
 def taken_over(
@@ -630,6 +633,7 @@ def taken_over(
                     max(card.effective_from, start),
                     min(card.effective_to, end),
                     whole=card.effective_from == start and card.effective_to <= end,
+                    currency=card.currency,
                 )
             )
     return taken, keep

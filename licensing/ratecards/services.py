@@ -76,6 +76,9 @@ class ImportResult:
     # and the agreements whose licensees were emailed that their card was corrected.
     replaces: tuple[queries.Takeover, ...] = ()
     agreements_told: tuple[str, ...] = ()
+    # Round 65: `replaces` is of the card's own currency alone; the cards in other
+    # currencies whose days it took for quotes naming no card, published alongside.
+    alongside: tuple[queries.Takeover, ...] = ()
     # Round 62: told without an email (a second correction of the same days pricing
     # their uses by the same rules and discounts as the one they were told of).
     agreements_not_emailed: tuple[str, ...] = ()
@@ -133,6 +136,10 @@ class CardCheck:
     taken: list[queries.Takeover] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     base: RateCardRecord | None = None
+    # Round 65: the cards in other currencies whose days it would take for quotes naming
+    # no card (the contract's rule, whatever the currency), which it corrects in nothing:
+    # `taken` is the cards of its own currency alone.
+    alongside: list[queries.Takeover] = field(default_factory=list)
 
     @property
     def base_in_effect_on_first_day(self) -> bool:
@@ -194,7 +201,14 @@ def check_card(document: object) -> CardCheck:
     taken, kept = queries.taken_over(
         queries.all_cards(session), card.effective_from, card.effective_to
     )
-    return CardCheck(card, "new", taken, kept, queries.compared_with(session, card.effective_from))
+    return CardCheck(
+        card,
+        "new",
+        [taking for taking in taken if taking.currency == card.currency],
+        kept,
+        queries.compared_with(session, card.effective_from),
+        [taking for taking in taken if taking.currency != card.currency],
+    )
 
 
 _CHANGED = (
@@ -257,6 +271,7 @@ def import_card(
         )
         session.flush()
         replaced = tuple(replaced_parts(session, card.version))
+        beside = tuple(alongside_parts(session, card.version))
         audit.record_event(
             session,
             "rate_card.published",
@@ -287,6 +302,17 @@ def import_card(
                     if replaced
                     else {}
                 ),
+                # Round 65: only beside a card in another currency for the same days.
+                **(
+                    {
+                        "alongside": [
+                            {**_takeover_fields(taken), "currency": taken.currency}
+                            for taken in beside
+                        ]
+                    }
+                    if beside
+                    else {}
+                ),
             },
             actor=None,  # the caller as the audit log names it (the system on the CLI)
         )
@@ -303,6 +329,7 @@ def import_card(
         replaces=replaced,
         agreements_told=told,
         agreements_not_emailed=unchanged,
+        alongside=beside,
     )
 
 
@@ -335,27 +362,49 @@ def _takeover_fields(taken: queries.Takeover) -> dict[str, Any]:
 
 
 def replaced_parts(session: Any, version: str) -> list[queries.Takeover]:
-    """The days the card published as `version` took from cards published before it,
-    for quotes naming no card, as `in_effect` now chooses (round 61): each card's days
-    it prices now, `whole` when that is every day of the card's period (a correction
-    for the same days). Empty for a card that took no one's days (a new year's)."""
+    """The days the card published as `version` took from cards of its currency
+    published before it, as `in_effect` among that currency's cards now chooses (round
+    61): each card's days it prices now, `whole` when that is every day of the card's
+    period (a correction for the same days). Empty for a card that took no one's days
+    (a new year's). Round 65: of its own currency alone, as a card in another currency
+    corrects none (`queries.replaced_by`); it took the cards of every currency, so a
+    JPY card published after 2027.2 (USD) "replaced 2027.2" and a USD correction
+    published after the JPY card "replaced 2027.JPY", naming 2027.1 nowhere."""
+    return _taken_parts(session, version, same_currency=True)
+
+
+def alongside_parts(session: Any, version: str) -> list[queries.Takeover]:
+    """The days of cards in other currencies that the card published as `version` now
+    prices for quotes naming no card (the contract's rule: the card in effect published
+    last, whatever its currency), which it corrects in nothing (round 65): what names
+    them, or is priced in their currency, stays on them."""
+    return _taken_parts(session, version, same_currency=False)
+
+
+def _taken_parts(session: Any, version: str, *, same_currency: bool) -> list[queries.Takeover]:
     cards = queries.catalogue(session)
     own = next((entry for entry in cards.entries if entry.version == version), None)
     if own is None:
         return []
     # The cards in effect before it was published, over its period: the days it now
-    # prices were taken from the card pricing each then.
+    # prices were taken from the card pricing each then (among its currency's cards
+    # for a correction; by the contract's rule, whatever the currency, beside).
+    currency = own.currency if same_currency else None
     before = queries.Catalogue((), tuple(entry for entry in cards.entries if entry.id != own.id))
-    now = cards.spans_of(own.effective_from, own.effective_to)
+    now = cards.spans_of(own.effective_from, own.effective_to, currency)
     taken: list[queries.Takeover] = []
-    for was in before.spans_of(own.effective_from, own.effective_to):
+    for was in before.spans_of(own.effective_from, own.effective_to, currency):
+        card = next(entry for entry in cards.entries if entry.version == was.version)
+        if (card.currency == own.currency) != same_currency:
+            continue
         for part in now:
             first, last = max(was.first, part.first), min(was.last, part.last)
             if part.version != version or first > last:
                 continue
-            card = next(entry for entry in cards.entries if entry.version == was.version)
             whole = (first, last) == (card.effective_from, card.effective_to)
-            taken.append(queries.Takeover(was.version, first, last, whole=whole))
+            taken.append(
+                queries.Takeover(was.version, first, last, whole=whole, currency=card.currency)
+            )
     return taken
 
 
@@ -547,6 +596,36 @@ def replaces(version: str) -> str:
             f"on {version} from now on. What {card} priced keeps its prices, listed on its "
             "page; the agreements on it whose terms fall in those days are corrected by "
             f"{version}."
+        )
+    return " ".join(said)
+
+
+def alongside(version: str) -> str:
+    """The cards in other currencies whose days publishing `version` took for quotes
+    naming no card, in a sentence after `replaces` (round 65), or "": "It is published
+    alongside 2027.2 (USD) for every day of its period, and corrects nothing of it:
+    ...". A card in another currency corrects no card (round 61), but the contract's
+    rule prices a quote naming no card on the card in effect published last, whatever
+    its currency, which the office wants to know as it publishes."""
+    parts: dict[str, list[queries.Takeover]] = {}
+    for taking in alongside_parts(db.session(), version):
+        parts.setdefault(taking.version, []).append(taking)
+    said: list[str] = []
+    for card, taken in parts.items():
+        currency = taken[0].currency
+        whole = len(taken) == 1 and taken[0].whole
+        days = (
+            "for every day of its period"
+            if whole
+            else " and ".join(f"from {part.first} to {part.last}" for part in taken)
+        )
+        said.append(
+            f"It is published alongside {card} ({currency}) {days}, and corrects nothing of "
+            f"it: renewals and applications priced in {currency} stay on the {currency} "
+            f"cards, and the licensees of {card} are not told. Quotes, estimates and "
+            "applications naming no card whose currency is not known (a new licensee's) "
+            f"{'' if whole else 'for terms starting in those days '}are priced on {version} "
+            "from now on, the card in effect on the start date published last."
         )
     return " ".join(said)
 

@@ -305,7 +305,11 @@ def _published(version: str) -> str:
 
 def _replacing(version: str) -> str:
     """What publishing `version` replaced, after the message (cardwalk60), or nothing."""
-    said = services.replaces(version)
+    said = " ".join(
+        sentence
+        for sentence in (services.replaces(version), services.alongside(version))
+        if sentence
+    )
     return f" {said}" if said else ""
 
 
@@ -327,6 +331,7 @@ def _checked(check: services.CardCheck) -> str:
             for taking in check.taken
         },
         kept=check.kept,
+        alongside=check.alongside,
         base=check.base,
         base_in_effect=check.base_in_effect_on_first_day,
         changes=check.differences(

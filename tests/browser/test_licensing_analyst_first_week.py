@@ -156,7 +156,7 @@ def test_a_licensing_analyst_reads_an_answer_beside_the_question_and_a_reissue_t
     changed = one_line(page.locator("#resubmission").inner_text())
     assert (
         "Quote version 2, resubmitted after the office's question, against version 1, the one "
-        "the question was asked on: 39,620.00 USD, 180.00 less than 39,800.00 USD."
+        "the question was asked on: 39,620.00 USD, 180.00 USD less than 39,800.00 USD."
     ) in changed
     assert (
         "1. Alder Code Feed 6,000.00 5,820.00 180.00 less Expected annual revenue from "

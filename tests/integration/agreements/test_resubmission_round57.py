@@ -105,7 +105,7 @@ def test_a_resubmitted_application_says_the_question_the_answer_and_what_the_ven
     assert (
         "What the resubmission changed Quote version 2, resubmitted after the office's "
         "question, against version 1, the one the question was asked on: 42,800.00 USD, "
-        "1,000.00 more than 41,800.00 USD."
+        "1,000.00 USD more than 41,800.00 USD."
     ) in page
     assert (
         "2. Fernhill Code Feed 8,000.00 9,000.00 1,000.00 more Expected annual revenue from "
