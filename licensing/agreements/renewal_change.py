@@ -56,10 +56,13 @@ class UseChange:
     before: Decimal | None
     after: Decimal | None
     reasons: tuple[str, ...]
+    # Round 65: `before` is in another currency than `after` (a card named since in
+    # another): no difference is worked out across currencies.
+    across_currencies: bool = False
 
     @property
     def change(self) -> Decimal | None:
-        if self.before is None or self.after is None:
+        if self.before is None or self.after is None or self.across_currencies:
             return None
         return self.after - self.before
 
@@ -77,10 +80,19 @@ class RenewalChange:
     total_after: Decimal | None
     uses: tuple[UseChange, ...]
     dropped: tuple[str, ...]
+    # Round 65: the agreement's currency, where the renewal names a card in another (its
+    # total and each use's were set beside the renewal's as if in one currency).
+    currency_before: str = ""
+
+    @property
+    def across_currencies(self) -> bool:
+        return bool(self.currency_before) and self.currency_before != self.currency
 
     @property
     def change(self) -> Decimal | None:
-        return None if self.total_after is None else self.total_after - self.total_before
+        if self.total_after is None or self.across_currencies:
+            return None
+        return self.total_after - self.total_before
 
 
 class Figures(Protocol):
@@ -191,7 +203,16 @@ def renewal_change(
         if not reasons and after != old_line.amount:
             # Nothing of its own moved: the card's changed discounts may have.
             reasons = [text for (subject, _), text in sentences.items() if subject == "adjustment"]
-        uses.append(UseChange(index + 1, use.product_name, old_line.amount, after, tuple(reasons)))
+        uses.append(
+            UseChange(
+                index + 1,
+                use.product_name,
+                old_line.amount,
+                after,
+                tuple(reasons),
+                across_currencies=before.currency != priced.currency,
+            )
+        )
     taken = {m for m in matches if m is not None}
     dropped = tuple(u.product_name for i, u in enumerate(licensed) if i not in taken)
     return RenewalChange(
@@ -203,4 +224,5 @@ def renewal_change(
         total_after=priced.total if priced.fully_priced else None,
         uses=tuple(uses),
         dropped=dropped,
+        currency_before=before.currency,
     )

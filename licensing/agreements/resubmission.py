@@ -173,7 +173,16 @@ def version_change(
         found = rule_changes(old_line, new_line, sentences, after.rate_card)
         if known:
             found += figure_changes(old_uses[index], new_uses[index], after.currency, PAGE)
-        uses.append(UseChange(index + 1, name, old_line.amount, new_line.amount, tuple(found)))
+        uses.append(
+            UseChange(
+                index + 1,
+                name,
+                old_line.amount,
+                new_line.amount,
+                tuple(found),
+                across_currencies=before.currency != after.currency,
+            )
+        )
     dropped = tuple(
         old_uses[i].description or f"use {i + 1}"
         for i in range(len(old_uses))

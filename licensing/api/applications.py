@@ -351,6 +351,12 @@ RENEWAL_CHANGE = {
         "rate_card_before": {"type": "string"},
         "rate_card_after": {"type": "string"},
         "currency": {"type": "string"},
+        "currency_before": {
+            "type": "string",
+            "description": "The agreement's currency, that of `total_before` and each use's "
+            "`before`: another than `currency` where the renewal names a card in another "
+            "currency, and then no `change` is worked out across the two (null; round 65)",
+        },
         "total_before": _AMOUNT,
         "total_after": _AMOUNT,
         "change": _AMOUNT,
@@ -400,23 +406,26 @@ def _renewal_change(application: Application) -> dict[str, Any] | None:
     if change is None:
         return None
     currency = change.currency
+    # Round 65: the agreement's amounts in its own currency (a card named since in another).
+    earlier = change.currency_before or currency
 
-    def amount(value: Decimal | None) -> str | None:
-        return None if value is None else format_amount(value, currency)
+    def amount(value: Decimal | None, in_currency: str = currency) -> str | None:
+        return None if value is None else format_amount(value, in_currency)
 
     return {
         "agreement": change.agreement,
         "rate_card_before": change.card_before,
         "rate_card_after": change.card_after,
         "currency": currency,
-        "total_before": amount(change.total_before),
+        "currency_before": earlier,
+        "total_before": amount(change.total_before, earlier),
         "total_after": amount(change.total_after),
         "change": amount(change.change),
         "uses": [
             {
                 "use_index": use.number - 1,
                 "product_name": use.name,
-                "before": amount(use.before),
+                "before": amount(use.before, earlier),
                 "after": amount(use.after),
                 "change": amount(use.change),
                 "reasons": list(use.reasons),

@@ -268,3 +268,45 @@ def test_a_licensee_in_two_currencies_is_told_the_card_in_effect_in_each(
     )
     assert "2028.JPY (the card in effect on the start date, in JPY, of the cards" in page
     assert "Rate card 2028.1 (USD) is in effect too" not in page  # said once, above
+
+
+def test_a_renewal_naming_a_card_in_another_currency_works_out_no_difference_across_them(
+    client: FlaskClient, vendor: Any, licensing_staff: Any, signed_in: Any, example_card: str
+) -> None:
+    # Before: "On rate card 2028.1 this renewal is 120,000.00 USD: 180,000.00 USD less than
+    # CPT-... on rate card 2027.JPY (300,000.00 USD)": yen read as dollars.
+    _usd, jpy = _in_two_currencies(vendor, licensing_staff)
+    ratecards.import_card(USD_2028, published_by="tests")
+    db.session().commit()
+    renewal = agreements.start_renewal(jpy.id, _actor(vendor), now=ASKED)
+    agreements.update_draft(
+        renewal.id,
+        _actor(vendor),
+        agreements.ApplicationDraft.from_fields(
+            {
+                "term_start": renewal.term_start,
+                "term_end": renewal.term_end,
+                "rate_card": "2028.1",
+                "uses": [YEN_USE],
+            }
+        ),
+        now=ASKED,
+    )
+    db.session().commit()
+
+    (page,) = _pages(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
+    assert (
+        "On rate card 2028.1 this renewal is 120,000.00 USD, where "
+        f"{jpy.number} is 300,000 JPY on rate card 2027.JPY: the currency changed, so no "
+        "difference is worked out."
+    ) in page
+    assert f"amounts in JPY for {jpy.number}, USD for this renewal" in page
+    answered = client.get(f"/api/v1/applications/{renewal.id}", headers=bearer(vendor))
+    change = answered.get_json()["renewal_change"]
+    assert (change["currency"], change["currency_before"]) == ("USD", "JPY")
+    assert (change["total_before"], change["total_after"], change["change"]) == (
+        "300000",
+        "120000.00",
+        None,
+    )
+    assert [(use["before"], use["change"]) for use in change["uses"]] == [("300000", None)]

@@ -144,6 +144,7 @@ def test_the_api_gives_a_renewals_change_from_its_agreement(
         "rate_card_before": "2027.1",
         "rate_card_after": "2028.1",
         "currency": "USD",
+        "currency_before": "USD",  # round 65: the agreement's
         "total_before": "36300.00",
         "total_after": "36550.00",
         "change": "250.00",
