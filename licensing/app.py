@@ -46,6 +46,7 @@ from licensing import (
     mail,
     permissions,
     royalties,
+    server_refusals,
     sessions,
     signing,
     static_files,
@@ -788,5 +789,8 @@ def register_extensions(app: Flask, config: Config) -> None:
 
 def register_request_context(app: Flask) -> None:
     """A request id for logs and the audit trail, echoed back to the client, and
-    the security headers (CSP, HSTS in production, ...) on every response."""
+    the security headers (CSP, HSTS in production, ...) on every response; then a
+    request the server refused before the app read it is answered as the app's
+    refusal, its id given, nothing else run (`licensing.server_refusals`)."""
     headers.init_app(app)
+    server_refusals.init_app(app)
