@@ -4,21 +4,23 @@ gunicorn reads the request line and header fields itself and refuses a request o
 its limits, or malformed, before the app sees it. Its worker
 (`licensing.serving.ServiceWorker`) hands each refusal to the app as a request of its
 own: a GET of the refused target's first segment (`/api/`, `/portal/`, `/`), marked
-with the refusal in its environ. The first thing that request meets after its id is
-given (`licensing.headers`) is `refuse_here`, which logs the refusal in the app's line
-and raises it as an HTTP error: the app's error handlers then answer it as any other
-refusal, problem+json under /api/ (with `request_id`, the request having no other
-trace a client could quote) and the service's error page elsewhere, with the
-`X-Request-Id` and security headers of every answer. No other hook, view or limit
-runs for it (docs/api.md, "A request line too long"; docs/operations.md).
+with the refusal in its environ. As that request starts, once its id is given
+(`licensing.headers`), `refuse` logs the refusal in the app's line and raises it as an
+HTTP error: the app's error handlers then answer it as any other refusal, problem+json
+under /api/ (with `request_id`, the request having no other trace a client could
+quote) and the service's error page elsewhere, with the `X-Request-Id` and security
+headers of every answer. No other hook, view or limit runs for it (docs/api.md,
+"Refused before the service reads the request"; docs/operations.md).
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+from typing import NoReturn
+
+from flask import current_app, g
 from werkzeug.exceptions import HTTPException
 
-from licensing.refusal import REFUSAL, Refusal
+from licensing.refusal import Refusal
 from licensing.secret_paths import hide_secrets
 
 
@@ -88,13 +90,10 @@ def detail_of(refusal: Refusal) -> str:
     return f"{what}, {_UNREAD}. Do not send it again unchanged."
 
 
-def refuse_here() -> None:
-    """`before_request`, just after the request's id is given: a request the worker
-    made for a refusal (`REFUSAL` in its environ) is logged and refused; any other
-    request passes (one dictionary look-up)."""
-    refusal = request.environ.get(REFUSAL)
-    if refusal is None:
-        return
+def refuse(refusal: Refusal) -> NoReturn:
+    """Log `refusal` in the app's line, with the request's id, and raise it for the
+    error handlers to answer (`licensing.headers` calls this as the request the worker
+    made for it starts)."""
     current_app.logger.warning(
         "refused by the server before the app read it: %d in request %s %s (request id %s): %s",
         refusal.status,
@@ -104,7 +103,3 @@ def refuse_here() -> None:
         hide_secrets(refusal.said),
     )
     raise ServerRefusal(refusal)
-
-
-def init_app(app: Flask) -> None:
-    app.before_request(refuse_here)
