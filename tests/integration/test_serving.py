@@ -20,7 +20,6 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from licensing import problems
 from tests.support.checkout import this_checkout
 from tests.support.servers import free_port, until
 
@@ -321,6 +320,7 @@ def _sent(url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
 
 _OVER_THE_LINE = "q=" + "a" * 8190
 _FIELDS = "".join(f"X-Field-{number}: v\r\n" for number in range(101))
+_TITLES = {400: "Bad request", 414: "Request line too long", 431: "Header fields too large"}
 
 
 @pytest.mark.parametrize(
@@ -354,7 +354,7 @@ def test_what_gunicorn_refuses_is_answered_by_the_service_with_gunicorns_status(
         assert headers["content-type"] == "application/problem+json"
         problem = json.loads(body)
         assert problem["status"] == status
-        assert problem["title"] == problems.title_for(status)
+        assert problem["title"] == _TITLES[status]  # docs/api.md, one title a status
         assert said in problem["detail"]
         assert problem["request_id"] == request_id
     else:
