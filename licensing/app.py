@@ -788,5 +788,7 @@ def register_extensions(app: Flask, config: Config) -> None:
 
 def register_request_context(app: Flask) -> None:
     """A request id for logs and the audit trail, echoed back to the client, and
-    the security headers (CSP, HSTS in production, ...) on every response."""
+    the security headers (CSP, HSTS in production, ...) on every response; a request
+    the server refused before the app read it is refused as it starts, its id given
+    (`licensing.server_refusals`)."""
     headers.init_app(app)

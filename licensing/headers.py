@@ -21,8 +21,9 @@ from flask.globals import app_ctx, request_ctx
 from werkzeug.datastructures import Headers
 from werkzeug.datastructures.headers import _str_header_value
 
-from licensing import log_context
+from licensing import log_context, server_refusals
 from licensing.extensions import kept_retry_after
+from licensing.refusal import REFUSAL
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -127,6 +128,11 @@ def _start_request() -> None:
     context.log_context = log_context.start_request(context.request_id)
     # `g` outlives a request when a caller holds the app context (tests, CLI).
     context.csp_allow_stripe = False
+    # A request the server refused before the app read it, asked by its worker for
+    # the app's answer (round 65): refused here, its id given, before any other hook.
+    # A look-up in the environ, not a hook of its own on every request.
+    if REFUSAL in environ:
+        server_refusals.refuse(environ[REFUSAL])
 
 
 # The headers every response carries whatever the request: (name, lower-case

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, current_app, json, request, url_for
+from flask import Response, current_app, g, json, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import RoutingException
@@ -21,6 +21,7 @@ from werkzeug.routing import RoutingException
 from licensing import errors
 from licensing.calendar import instant_iso
 from licensing.extensions import retry_after
+from licensing.server_refusals import ServerRefusal
 
 PROBLEM_MIMETYPE = "application/problem+json"
 
@@ -49,9 +50,11 @@ TITLES = {
     406: "Not acceptable",
     409: "Conflict",
     413: "Request too large",
+    414: "Request line too long",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
+    431: "Header fields too large",
     500: "Internal server error",
     502: "A service we depend on failed",
     503: "Service unavailable",
@@ -207,6 +210,8 @@ def from_http_exception(error: HTTPException) -> Response:
         detail = _without_trailing_slash() or detail
     if status == 413 and not specific and request.max_content_length:
         detail = body_too_large(request.max_content_length)
+    if isinstance(error, ServerRefusal):  # its only trace a client can quote (round 65)
+        extra["request_id"] = g.get("request_id")
     if status == 429:  # the header and the detail say one number
         headers["Retry-After"] = str(retry_after(error))
         detail = _over_the_limit(detail, headers["Retry-After"])

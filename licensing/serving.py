@@ -19,23 +19,35 @@ or a setting the new code refuses.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+import traceback
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import AppImportError
 from gunicorn.glogging import Logger
+from gunicorn.http import errors as http_errors
+from gunicorn.http.message import Request
+from gunicorn.http.wsgi import Response, base_environ
+from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.sync import SyncWorker
 
 from licensing import start_check
+from licensing.refusal import REFUSAL, Refusal
 from licensing.secret_paths import HIDDEN, hide_secrets
 
 # A check that hangs (an import waiting on a network drive) is a refusal.
@@ -259,6 +271,11 @@ SETTINGS: dict[str, Any] = {
     # one is a browser's Referer (Chromium and Firefox send at most 4,096 bytes of
     # it) or its cookie (4,096 bytes a cookie); an Idempotency-Key is 255.
     "limit_request_field_size": 8190,
+    # gunicorn's sync worker, whose refusals of a request (a request line or header
+    # fields over these limits, a malformed one) the app answers: problem+json under
+    # /api/, the service's page elsewhere, with a request id and a log line (round 65;
+    # "Requests gunicorn refuses before the app reads them" below).
+    "worker_class": "licensing.serving.ServiceWorker",
     "on_starting": warn_at_start,
     "on_reload": warn_again_on_reload,
     "on_exit": forget_start_warnings,
@@ -356,6 +373,286 @@ class SecretHidingLogger(Logger):  # type: ignore[misc]  # gunicorn ships no typ
 
     def now(self) -> str:
         return f"[{instant(time.time())}]"
+
+
+# --- Requests gunicorn refuses before the app reads them -----------------------------
+#
+# gunicorn reads the request line and the header fields itself, and refuses a request
+# it cannot take (a line or header fields over its limits, a malformed line or field)
+# before the app sees it: it answered with a text/html page of its own, with no
+# request id, no log line but its own warning, whatever the path (round 65: an API
+# client got HTML where every other refusal is problem+json). The workers below hand
+# such a refusal to the app instead, as a request of its own marked with the refusal
+# (`REFUSAL` in its environ), which the app answers first thing
+# (`licensing.server_refusals`): problem+json under /api/, the service's error page
+# elsewhere, the X-Request-Id header, and the app's log line. The status stays
+# gunicorn's (`tests/unit/test_server_refusals.py` holds them to it). gunicorn's own
+# extension point: `worker_class` (SETTINGS), a subclass of its worker overriding
+# `handle_error`, which its workers call for every request they could not serve.
+
+# How much of the target read a log line shows (a refused line is up to 8 KiB).
+TARGET_SHOWN = 300
+# What gunicorn said of the refusal, as much as a log line shows.
+SAID_SHOWN = 200
+
+
+# gunicorn's checks, each with the status and reason phrase its `handle_error` gives
+# (gunicorn.workers.base). A 500 (a header the app tried to send) and the TLS and
+# PROXY-protocol refusals (neither is used by these settings) stay gunicorn's own.
+_REFUSALS: tuple[tuple[tuple[type[BaseException], ...], int, str, str], ...] = (
+    ((http_errors.LimitRequestLine,), 414, "URI Too Long", "request_line"),
+    ((http_errors.LimitRequestHeaders,), 431, "Request Header Fields Too Large", "header_fields"),
+    (
+        (
+            http_errors.InvalidRequestLine,
+            http_errors.InvalidRequestMethod,
+            http_errors.InvalidHTTPVersion,
+        ),
+        400,
+        "Bad Request",
+        "malformed_line",
+    ),
+    (
+        (
+            http_errors.InvalidHeader,
+            http_errors.InvalidHeaderName,
+            http_errors.ObsoleteFolding,
+            http_errors.InvalidSchemeHeaders,
+        ),
+        400,
+        "Bad Request",
+        "malformed_header",
+    ),
+    (
+        (
+            http_errors.InvalidChunkSize,
+            http_errors.ChunkMissingTerminator,
+            http_errors.InvalidChunkExtension,
+        ),
+        400,
+        "Bad Request",
+        "malformed_body",
+    ),
+    ((http_errors.UnsupportedTransferCoding,), 501, "Not Implemented", "transfer_coding"),
+    ((http_errors.ExpectationFailed,), 417, "Expectation Failed", "expectation"),
+)
+# The header-field limits gunicorn names in its words (gunicorn.http.message).
+_HEADER_KINDS = {
+    "limit request headers fields": "header_count",
+    "limit request headers fields size": "header_field",
+}
+# gunicorn's largest request line and header count (gunicorn.http.message).
+_MOST_LINE, _MOST_FIELDS, _DEFAULT_FIELD = 8190, 32768, 8190
+
+
+def refusal_for(exc: BaseException, req: Any, cfg: Any) -> Refusal | None:
+    """The refusal of `exc`, raised reading a request, or None for an error that is
+    not the request's (gunicorn answers those itself: a 500, TLS, PROXY lines)."""
+    if isinstance(exc, http_errors.InvalidResponseHeader | http_errors.InvalidResponseHeaderName):
+        return None  # the app's header, the app's fault: gunicorn's 500
+    found = next((row for row in _REFUSALS if isinstance(exc, row[0])), None)
+    if found is None:
+        return None
+    _kinds, status, reason, kind = found
+    if kind == "header_fields":
+        kind = _HEADER_KINDS.get(str(exc), kind)
+    method, target = request_start(req, exc)
+    line_limit = int(cfg.limit_request_line)
+    line_limit = _MOST_LINE if line_limit < 0 or line_limit >= _MOST_LINE else line_limit
+    fields = int(cfg.limit_request_fields)
+    field_size = int(cfg.limit_request_field_size)
+    return Refusal(
+        status=status,
+        reason=reason,
+        kind=kind,
+        line_limit=line_limit,
+        field_limit=field_size if field_size > 0 else _DEFAULT_FIELD,
+        fields_limit=fields if 0 < fields <= _MOST_FIELDS else _MOST_FIELDS,
+        method=_shown(method, 32),
+        target=_shown(target, TARGET_SHOWN),
+        said=_shown(str(exc), SAID_SHOWN),
+    )
+
+
+# The start of a request line: a method (as sent: a malformed one is a refusal too)
+# and the target as far as read.
+_LINE_START = re.compile(rb"(?:\r\n)?([^ \r\n]{1,32}) +([^ \r\n]*)")
+
+
+def request_start(req: Any, exc: BaseException) -> tuple[str, str]:
+    """The method and target of a refused request, as far as gunicorn read them, or
+    ("", ""). A request refused for its header fields has its line parsed; one
+    refused for its line has none: what was read of it is found in the parser's
+    frames in the error's traceback (gunicorn's `Request` and the bytes it held), as
+    nothing else keeps it. Used to say which area answers (the API or the pages)."""
+    for candidate in (req, getattr(exc, "req", None)):
+        if isinstance(candidate, Request) and candidate.uri:
+            return candidate.method or "", candidate.uri
+    read: list[bytes] = []
+    for frame, _line in traceback.walk_tb(exc.__traceback__):
+        owner = frame.f_locals.get("self")
+        if not isinstance(owner, Request):
+            continue
+        if owner.uri:
+            return owner.method or "", owner.uri
+        read += [bytes(v) for v in frame.f_locals.values() if isinstance(v, bytes | bytearray)]
+    for data in sorted(read, key=len, reverse=True):
+        found = _LINE_START.match(data[: 64 + TARGET_SHOWN * 4])
+        if found:
+            return found[1].decode("latin-1"), found[2].decode("latin-1")
+    return "", ""
+
+
+def _shown(text: str, most: int) -> str:
+    """`text` for a log line: at most `most` characters, each printable."""
+    cut = text if len(text) <= most else text[: most - 1] + "…"
+    return "".join(c if c.isprintable() else "?" for c in cut)
+
+
+# A path's first segment the app is asked under: letters, digits, `-._~` only.
+_SEGMENT = re.compile(r"[A-Za-z0-9._~-]{1,64}")
+
+
+def area_of(target: str, script_name: str = "") -> str:
+    """The path the app is asked the refusal under: the target's first segment
+    (`/api/v1/invoices?q=...` -> `/api/`; `/portal/x` -> `/portal/`), which is what
+    decides between problem+json and a page (`licensing.web.errors`), without the
+    rest (long, maybe cut, maybe a route's). `/` when there is none."""
+    path = target if target.startswith("/") else urlsplit(target).path
+    path = unquote(path.split("?", 1)[0], encoding="latin-1")
+    if script_name and path.startswith(script_name):
+        path = path[len(script_name) :]
+    first, slash, _rest = path.lstrip("/").partition("/")
+    return f"/{first}{slash}" if _SEGMENT.fullmatch(first) else "/"
+
+
+def refusal_environ(refusal: Refusal, client: Any, addr: Any, cfg: Any) -> dict[str, Any]:
+    """The WSGI environ of the request by which the app answers a refusal: a GET of
+    the refused target's area (`area_of`) without a query, header or body, marked
+    with the refusal (`REFUSAL`)."""
+    script_name = os.environ.get("SCRIPT_NAME", "")  # gunicorn's own source of it
+    address = addr or ("", -1)  # a unix socket's client has none
+    try:
+        server = client.getsockname()
+    except (AttributeError, OSError):
+        server = None
+    if isinstance(server, tuple):
+        server_name, server_port = str(server[0]), str(server[1])
+    else:
+        server_name, server_port = "localhost", "443" if cfg.is_ssl else "80"
+    environ: dict[str, Any] = base_environ(cfg)
+    environ.update(
+        {
+            "wsgi.input": io.BytesIO(),
+            "wsgi.url_scheme": "https" if cfg.is_ssl else "http",
+            "gunicorn.socket": client,
+            "REQUEST_METHOD": "GET",
+            "SCRIPT_NAME": script_name,
+            "PATH_INFO": area_of(refusal.target, script_name),
+            "QUERY_STRING": "",
+            # The access line's request: the method and target as read.
+            "RAW_URI": refusal.target or "-",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": server_port,
+            "REMOTE_ADDR": str(address[0]),
+            "REMOTE_PORT": str(address[1]),
+            REFUSAL: refusal,
+        }
+    )
+    return environ
+
+
+def app_answer(
+    app: Callable[..., Iterable[bytes]], environ: dict[str, Any]
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The app's status, headers and body for `environ`."""
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return lambda _data: None  # the app writes its body as an iterable
+
+    answer = app(environ, start_response)
+    try:
+        body = b"".join(answer)
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+    status, headers = started
+    return status, list(headers), body
+
+
+# Headers the answer's head sets itself, whatever the app said.
+_HEAD_OWN = frozenset({"connection", "content-length", "transfer-encoding", "date"})
+
+
+def refusal_head(refusal: Refusal, headers: list[tuple[str, str]], length: int) -> bytes:
+    """The answer's status line and headers: gunicorn's status and reason phrase,
+    the app's headers, the connection closed as gunicorn closes it after a refusal."""
+    lines = [f"HTTP/1.1 {refusal.status} {refusal.reason}"]
+    lines += [f"{name}: {value}" for name, value in headers if name.lower() not in _HEAD_OWN]
+    lines += [f"Date: {util.http_date()}", f"Content-Length: {length}", "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class ServiceRefusals:
+    """A gunicorn worker's `handle_error` that has the app answer the requests
+    gunicorn refuses (the section's comment); anything else, and a refusal the app
+    could not answer with gunicorn's status, gunicorn answers as before."""
+
+    cfg: Any
+    log: Any
+    wsgi: Any
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        refusal = refusal_for(exc, req, self.cfg)
+        if refusal is None:
+            super().handle_error(req, client, addr, exc)  # type: ignore[misc]  # the worker's
+            return
+        started = time.monotonic()
+        environ = refusal_environ(refusal, client, addr, self.cfg)
+        try:
+            status, headers, body = app_answer(self.wsgi, environ)
+        except Exception:
+            self.log.exception("The app could not answer a request the server refused")
+            status = ""
+        if not status.startswith(f"{refusal.status} "):
+            self.log.error("The app answered a refused request %r: gunicorn answers it", status)
+            super().handle_error(req, client, addr, exc)  # type: ignore[misc]  # the worker's
+            return
+        try:
+            util.write_nonblock(client, refusal_head(refusal, headers, len(body)) + body)
+        except Exception:  # gunicorn's: the client may be gone
+            self.log.debug("Failed to send error message.")
+        # The access line, ending with the request id as every other one does.
+        answer = Response(req, client, self.cfg)
+        answer.status = f"{refusal.status} {refusal.reason}"
+        answer.headers = headers
+        answer.sent = answer.response_length = len(body)
+        environ["REQUEST_METHOD"] = refusal.method or "-"
+        took = timedelta(seconds=time.monotonic() - started)
+        self.log.access(answer, req if req is not None else [], environ, took)
+
+
+class ServiceWorker(ServiceRefusals, SyncWorker):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's sync worker (its default, the service's), its refusals the app's."""
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        # gunicorn runs its threaded worker for `--threads` only with its own sync
+        # worker named: this one serves one request at a time whatever the threads.
+        if cfg.threads > 1:
+            log.warning(
+                "--threads %d is not used by the sync worker: pass "
+                "`--worker-class licensing.serving.ServiceThreadWorker` for threads",
+                cfg.threads,
+            )
+
+
+class ServiceThreadWorker(ServiceRefusals, ThreadWorker):  # type: ignore[misc]  # no types
+    """gunicorn's threaded worker (`--threads`), its refusals the app's."""
 
 
 class _WorkerProcess:

@@ -23,6 +23,7 @@ from licensing.extensions import keep_retry_after, retry_after
 from licensing.limits import is_storable, unstorable_text
 from licensing.links import app_path, request_full_path, request_path, request_query
 from licensing.secret_paths import hide_secrets
+from licensing.server_refusals import ServerRefusal
 
 MACHINE_PREFIXES = ("/api/", "/webhooks/")
 
@@ -147,6 +148,8 @@ def _in_plain_words(error: HTTPException) -> tuple[str, str]:
     a missing page and a rate limit ("Too Many Requests", "If you entered the URL
     manually ...") read as a server's, not the office's."""
     specific = error.description != type(error).description
+    if isinstance(error, ServerRefusal):  # the server's limit or rule, in the office's words
+        return error.heading, error.description or ""
     if error.code == 404:
         detail = error.description if specific and error.description else _NOT_FOUND
         return "Page not found", detail

@@ -99,6 +99,7 @@ def test_gunicorn_conf_is_the_settings_licensing_serve_applies() -> None:
     assert server.cfg.access_log_format == serving.ACCESS_LOG_FORMAT
     assert server.cfg.on_starting is serving.warn_at_start
     assert server.cfg.logger_class is serving.SecretHidingLogger
+    assert server.cfg.worker_class is serving.ServiceWorker  # round 65
 
 
 # --- jobs not run lately -----------------------------------------------------------

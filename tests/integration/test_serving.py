@@ -5,9 +5,11 @@ master had imported the app, and workers are forked from it)."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -41,9 +43,11 @@ def test_the_servers_master_process_imports_none_of_the_app() -> None:
         check=True,
     ).stdout.split()
     # Its modules of ours besides: the standard-library rule hiding secrets in the
-    # log, and the check of the code on disk before a HUP (standard library only).
+    # log, the check of the code on disk before a HUP, and what its workers tell the
+    # app of a request gunicorn refused (round 65; standard library only).
     assert imported == [
         "licensing",
+        "licensing.refusal",
         "licensing.secret_paths",
         "licensing.serving",
         "licensing.start_check",
@@ -288,12 +292,10 @@ def test_the_longest_legal_request_lines_reach_the_app_and_are_answered_in_json(
     assert len(f"GET {audit} HTTP/1.1") == 5805  # the figure serving.SETTINGS names
 
 
-def test_a_request_line_beyond_the_limit_is_refused_by_gunicorn_with_414(
-    served: _Served,
-) -> None:
+def test_a_request_line_beyond_the_limit_is_refused_with_414(served: _Served) -> None:
     """The limit is 8,190 bytes, the request line's CRLF not counted: a line of 8,190
-    bytes reaches the app, one byte more gunicorn refuses itself, as docs/api.md says
-    (414, text/html: no JSON, no request id)."""
+    bytes reaches the app, one byte more gunicorn refuses (414), as docs/api.md says;
+    the answer is the app's since round 65 (below)."""
     until(lambda: _status(served.url) == 200)
     prefix = "/api/v1/invoices?q="
     at_the_limit = prefix + "a" * (8190 - len(f"GET {prefix} HTTP/1.1"))
@@ -301,5 +303,65 @@ def test_a_request_line_beyond_the_limit_is_refused_by_gunicorn_with_414(
     status, content_type, _ = _answer(served.url, at_the_limit)
     assert (status, content_type) == (401, "application/problem+json")
     status, content_type, _ = _answer(served.url, at_the_limit + "a")
-    assert status == 414
-    assert content_type.startswith("text/html")
+    assert (status, content_type) == (414, "application/problem+json")
+
+
+def _sent(url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """The status, headers (names in lower case) and body of the answer to `data`,
+    sent as it is (http.client refuses to send a malformed request)."""
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname or "", address.port or 80), 30) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, headers, response.read()
+
+
+_OVER_THE_LINE = "q=" + "a" * 8190
+_FIELDS = "".join(f"X-Field-{number}: v\r\n" for number in range(101))
+_TITLES = {400: "Bad request", 414: "Request line too long", 431: "Header fields too large"}
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "said"),
+    [
+        (f"GET /api/v1/invoices?{_OVER_THE_LINE} HTTP/1.1\r\n", 414, "8,190 bytes"),
+        (f"GET /portal/invoices?{_OVER_THE_LINE} HTTP/1.1\r\n", 414, "Address too long"),
+        (f"GET /api/v1/invoices HTTP/1.1\r\n{_FIELDS}", 431, "100 header fields"),
+        (f"GET /api/v1/invoices HTTP/1.1\r\nX-Long: {'b' * 8190}\r\n", 431, "8,190 bytes"),
+        ("GET /api/v1/invoices HTTP/1.1\r\nBad Name: v\r\n", 400, "not well-formed"),
+        ("GET /portal/invoices HTTP/1.1\r\nBad Name: v\r\n", 400, "Request not understood"),
+    ],
+    ids=["line-api", "line-page", "fields-api", "field-api", "malformed-api", "malformed-page"],
+)
+def test_what_gunicorn_refuses_is_answered_by_the_service_with_gunicorns_status(
+    served: _Served, head: str, status: int, said: str
+) -> None:
+    """Round 65: gunicorn answered each of these itself, a text/html page of its own
+    with no request id whatever the path, and logged only its own warning. Its worker
+    (`serving.ServiceWorker`) hands them to the app now: problem+json under /api/
+    (its title the status's, its detail naming the limit, its `request_id`), the
+    service's page elsewhere, `X-Request-Id`, and the app's log line with the id. The
+    status is gunicorn's: 414 for the line, 431 for the header fields, 400 malformed."""
+    until(lambda: _status(served.url) == 200)
+    answer, headers, body = _sent(served.url, f"{head}Host: localhost\r\n\r\n".encode())
+    assert answer == status
+    request_id = headers["x-request-id"]
+    assert headers["connection"] == "close"
+    assert "content-security-policy" in headers
+    if head.split()[1].startswith("/api/"):
+        assert headers["content-type"] == "application/problem+json"
+        problem = json.loads(body)
+        assert problem["status"] == status
+        assert problem["title"] == _TITLES[status]  # docs/api.md, one title a status
+        assert said in problem["detail"]
+        assert problem["request_id"] == request_id
+    else:
+        assert headers["content-type"] == "text/html; charset=utf-8"
+        page = body.decode()
+        assert f"Error {status}" in page
+        assert said in page
+        assert "CPT Licensing Office" in page  # the service's page, not gunicorn's
+    line = f"[request_id={request_id}] refused by the server before the app read it: {status}"
+    until(lambda: line in served.log.read_text())

@@ -155,6 +155,8 @@ def test_a_server_start_says_each_start_up_warning_once_and_a_reload_once_more(
     # `licensing serve` says it before the master starts, and its workers not again.
     assert text.count("Rate limits are counted per worker: 2 workers") == 1, text
     assert flags == []
+    # Round 65: both run the worker whose refusals of a request the app answers.
+    assert "Using worker: licensing.serving.ServiceWorker" in text, text
     if command[-1] == "--with-worker":
         assert re.search(
             rf"^{_STAMP} INFO:licensing\.serve:Serving on http://127\.0\.0\.1:\d+$",
