@@ -42,6 +42,7 @@ from licensing.billing.states import PENDING, SUCCEEDED
 from licensing.db import utcnow
 from tests.support import settings
 from tests.support.console_lists import words
+from tests.support.hosts import run_as_hosts
 from tests.support.servers import LocalStripe, ServerUnavailable
 
 from .stripe_support import (
@@ -280,3 +281,28 @@ def test_billing_staff_withdraw_the_reports_of_some_days_after_a_confirmation(
     assert "withdrawn for the jobs to ask Stripe again" in words(refused.get_data(as_text=True))
     assert not unknown_intents.is_reported(db.session(), "pi_second_day")
     assert unknown_intents.is_reported(db.session(), "pi_first_day")
+
+
+def test_two_hosts_withdrawing_at_once_withdraw_each_report_once(committed_app: Flask) -> None:
+    """Two operators (or hosts) run the command at once, in batches of two: between them
+    every report is withdrawn, and none twice (each batch claims its reports and reads
+    them again under the claim)."""
+    intents = [f"pi_key_mistake_{number:02d}" for number in range(12)]
+    with committed_app.app_context():
+        for number, intent in enumerate(intents):
+            unknown_intents.report_unknown(
+                intent, payment_id=number + 1, why="No such", job="payments reconcile", now=utcnow()
+            )
+
+    runs = run_as_hosts(
+        committed_app,
+        lambda: services.withdraw_reports(
+            services.Withdrawal.of(), reason=REASON, actor=Actor.SYSTEM, batch_size=2
+        ),
+    )
+
+    assert sorted(intent for run in runs for intent in run.intents) == intents
+    with committed_app.app_context():
+        withdrawn = [event.entity_id for event in _events(UNKNOWN_INTENT_WITHDRAWN_ACTION)]
+        assert sorted(withdrawn) == intents
+        assert not any(unknown_intents.is_reported(db.session(), intent) for intent in intents)
