@@ -198,7 +198,8 @@ def mark_intent_looked_at(
     saying what was done about it (required); it then leaves the count on *Stripe's
     events*. The machine's `mark_looked_at`, audited
     `stripe_payment_intent.marked_looked_at` with the note, the clerk as actor; 404 for a
-    PaymentIntent no job reported, 409 for one looked at already, 422 without a note.
+    PaymentIntent no job reported, 409 for one looked at already (or, round 65, whose
+    report was withdrawn), 422 without a note.
     The jobs still do not ask about it: the mark says a person looked, not that Stripe
     knows it now."""
     return mark_kept_looked_at(
