@@ -28,7 +28,7 @@ record with no withdrawal after it; its state reads the events after it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -353,7 +353,6 @@ def withdraw_reports(
     batch_size: int = WITHDRAW_BATCH,
     limit: int | None = None,
     now: datetime | None = None,
-    on_report: Callable[[], None] | None = None,
 ) -> WithdrawalRun:
     """Billing staff or an operator (`Actor.SYSTEM`, `by` naming the command and login):
     withdraw the reports not looked at that `selection` takes, the oldest first, at most
@@ -401,9 +400,6 @@ def withdraw_reports(
         run.reports += lines
         run.through = newest
         last = newest
-        for _line in lines:
-            if on_report is not None:
-                on_report()
     else:
         with db.transaction() as session:
             run.more = (

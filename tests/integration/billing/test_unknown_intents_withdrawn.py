@@ -133,6 +133,11 @@ def test_an_operator_withdraws_the_reports_of_a_key_mistake_and_reconcile_asks_s
     )
     assert "payments reconcile" in dry.output
     assert "3 report(s) of PaymentIntents Stripe did not know would be withdrawn" in dry.output
+    limited = runner.invoke(args=[*COMMAND, "--all", "--dry-run", "--limit", "1"])
+    assert [line for line in limited.output.splitlines() if line.startswith("would")] == [
+        line for line in dry.output.splitlines() if line.startswith("would")
+    ][:1]
+    assert "more remain past the limit (run it again to go on)" in limited.output
     assert _events(UNKNOWN_INTENT_WITHDRAWN_ACTION) == []
 
     # One PaymentIntent by name (and one never reported, said so).
