@@ -213,6 +213,7 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
             billing_cli.prune_keys,
             billing_cli.match_disputes,
             billing_cli.fill_charge_ids,
+            billing_cli.withdraw_unknown_intents,
         ),
     ),
     "permissions": (

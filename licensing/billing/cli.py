@@ -1,5 +1,6 @@
 """`licensing payments reconcile`, `licensing payments prune-keys`,
 `licensing payments match-disputes`, `licensing payments fill-charge-ids`,
+`licensing payments withdraw-unknown-intents` (round 65, by an operator),
 `licensing invoices overdue` and
 `licensing statements send`; `licensing invoices reopen-owed` once, after
 billing_0021: from a scheduler, on any number of hosts (rows
@@ -14,7 +15,7 @@ from datetime import date, datetime, timedelta
 import click
 from flask.cli import with_appcontext
 
-from licensing import db, job_runs
+from licensing import calendar, db, job_runs
 from licensing.actors import Actor, operator_login
 from licensing.billing import gateways, idempotency, services
 from licensing.clock import now_option
@@ -300,3 +301,106 @@ def fill_charge_ids(batch_size: int, limit: int, now: datetime) -> None:
         click.echo(job_runs.closing(run.summary()), err=True)
         raise SystemExit(1)
     click.echo(job_runs.closing(run.summary()))
+
+
+def _office_day(_ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    """An option's office day, written YYYY-MM-DD (2027-03-31), or none."""
+    if value is None:
+        return None
+    try:
+        return calendar.parse_day(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"takes a day written YYYY-MM-DD, such as 2027-03-31 (not {value[:30]!r})",
+            param=param,
+        ) from None
+
+
+@click.command("withdraw-unknown-intents")
+@click.option("--all", "every", is_flag=True, help="Every report not looked at, whatever its day.")
+@click.option(
+    "--intent",
+    "intents",
+    multiple=True,
+    metavar="PI",
+    help="A PaymentIntent whose report is withdrawn (repeat it for more).",
+)
+@click.option(
+    "--reported-from",
+    callback=_office_day,
+    metavar="YYYY-MM-DD",
+    help="Only reports made on this office day or later.",
+)
+@click.option(
+    "--reported-to",
+    callback=_office_day,
+    metavar="YYYY-MM-DD",
+    help="Only reports made on this office day or earlier.",
+)
+@click.option(
+    "--reason",
+    default=None,
+    help="Why (kept with each withdrawal in the audit log); required unless --dry-run.",
+)
+@click.option("--dry-run", is_flag=True, help="List the reports it would withdraw; change nothing.")
+@whole_number_option(
+    "--batch-size",
+    at_least=1,
+    default=services.WITHDRAW_BATCH,
+    help="Reports withdrawn a transaction.",
+)
+@whole_number_option(
+    "--limit", at_least=0, default=0, help="Withdraw at most this many this run (0: every one)."
+)
+@now_option
+@with_appcontext
+def withdraw_unknown_intents(
+    every: bool,
+    intents: tuple[str, ...],
+    reported_from: date | None,
+    reported_to: date | None,
+    reason: str | None,
+    dry_run: bool,
+    batch_size: int,
+    limit: int,
+    now: datetime,
+) -> None:
+    """Withdraw the reports of PaymentIntents Stripe did not know that billing staff
+    have not looked at, so that the next `payments reconcile` and `payments
+    fill-charge-ids` ask Stripe about them again: after the service ran with the wrong
+    Stripe keys (another account's, or test keys in production) and the right ones are
+    back. --all, or the PaymentIntents (--intent) and office days reported
+    (--reported-from, --reported-to) to withdraw. Each withdrawal is audited with the
+    reason and your login; a batch a transaction; idempotent, and safe to run on two
+    hosts at once. A PaymentIntent Stripe still does not know is reported again."""
+    if every == bool(intents or reported_from or reported_to):
+        raise click.UsageError(
+            "Give --all, or the PaymentIntents (--intent) or days (--reported-from, "
+            "--reported-to) whose reports to withdraw, not both."
+        )
+    try:
+        selection = services.Withdrawal.of(
+            intents, reported_from=reported_from, reported_to=reported_to
+        )
+        run = services.withdraw_reports(
+            selection,
+            reason=reason,
+            actor=Actor.SYSTEM,
+            by=f"licensing payments withdraw-unknown-intents on the command line, user "
+            f"{operator_login()}",
+            dry_run=dry_run,
+            batch_size=batch_size,
+            limit=limit or None,
+            now=now,
+        )
+    except InvalidInput as refused:
+        said = " ".join(message for messages in refused.errors.values() for message in messages)
+        raise click.UsageError(said or refused.detail) from None
+    for line in run.reports:
+        click.echo(f"{'would withdraw' if dry_run else 'withdrawn'}: {line}")
+    for intent in run.not_found:
+        click.echo(
+            f"not withdrawn: {intent}: no report of it not looked at (never reported, "
+            "looked at, or withdrawn already)"
+        )
+    click.echo(run.summary())

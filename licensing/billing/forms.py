@@ -26,6 +26,7 @@ from licensing.billing.services import (
     DELIVERY_NOTE_REQUIRED,
     INTENT_NOTE_REQUIRED,
     LOOKED_AT_NOTE_REQUIRED,
+    WITHDRAW_REASON_REQUIRED,
     references,
 )
 from licensing.billing.services.references import RepeatedReferencePolicy
@@ -258,4 +259,38 @@ class IntentLookedAtForm(PageForm):
         INTENT_NOTE_REQUIRED,
         "Kept with the PaymentIntent's report, and in the audit log: another Stripe "
         "account's, checked in its dashboard; a test payment; recorded by hand.",
+    )
+
+
+class WithdrawIntentsForm(PageForm):
+    """Withdraw the reports of PaymentIntents Stripe did not know, not looked at, for the
+    jobs to ask Stripe again once the right keys are back (round 65, ops65; prefixed
+    `withdraw`): which (the PaymentIntents named, the office days reported; none: every
+    one) and why, required. Shape only: the days and ids are read by the view and the
+    service."""
+
+    intents = TextAreaField(
+        "PaymentIntents",
+        validators=[Optional()],
+        description="Their ids (pi_…), one a line or separated by spaces or commas; "
+        "none: every report in the days below.",
+    )
+    reported_from = StringField(
+        "Reported from",
+        validators=[Optional()],
+        description="An office day such as 2027-03-31, or empty for no bound.",
+    )
+    reported_to = StringField(
+        "Reported to",
+        validators=[Optional()],
+        description="An office day such as 2027-03-31, included; empty for no bound.",
+    )
+    reason = TextAreaField(
+        "Why they are withdrawn",
+        validators=[
+            InputRequired(message=WITHDRAW_REASON_REQUIRED),
+            within(StripeEvent.LOOKED_AT_NOTE_MAX),
+        ],
+        description="Kept with each withdrawal, and in the audit log: the right Stripe "
+        "keys are back since the 14th; the live keys replaced the test ones.",
     )

@@ -1338,8 +1338,13 @@ UNREADABLE_LOOKED_AT_ACTION = "stripe_delivery.marked_looked_at"
 # its record the PaymentIntent's id (its first 64 characters, the audit log's record
 # id); not asked about again while the payment names it. Billing staff mark it looked
 # at with a note (`states.STRIPE_INTENT`), as a delivery not read.
+UNKNOWN_INTENT_RECORD = "stripe_payment_intent"
 UNKNOWN_INTENT_ACTION = "stripe_payment_intent.unknown"
 UNKNOWN_INTENT_LOOKED_AT_ACTION = "stripe_payment_intent.marked_looked_at"
+# Round 65 (ops65): a report not looked at withdrawn (billing staff, or an operator's
+# `licensing payments withdraw-unknown-intents`), with who and why, once the Stripe keys
+# are put right: the jobs ask Stripe about the PaymentIntent again.
+UNKNOWN_INTENT_WITHDRAWN_ACTION = "stripe_payment_intent.withdrawn"
 
 
 class StripeEvent(Base):

@@ -57,6 +57,8 @@ from licensing.billing.models import (
     STRIPE_EVENT_KINDS,
     UNKNOWN_INTENT_ACTION,
     UNKNOWN_INTENT_LOOKED_AT_ACTION,
+    UNKNOWN_INTENT_RECORD,
+    UNKNOWN_INTENT_WITHDRAWN_ACTION,
     UNREADABLE_ACTION,
     UNREADABLE_LOOKED_AT_ACTION,
     CreditNote,
@@ -2702,24 +2704,38 @@ class UnknownIntents(NamedTuple):
     payments: dict[int, str] = {}
 
 
-_IntentMark = aliased(AuditEvent, name="intent_mark")
+def followed_by(report: Any, *actions: str) -> Exists:
+    """An event `actions` names on the record of `report` (an `AuditEvent`, or an alias
+    of it, of the statement it is used in) written after it: by the record index."""
+    later = aliased(AuditEvent, name="intent_later")
+    return (
+        select(later.id)
+        .where(
+            later.entity_type == UNKNOWN_INTENT_RECORD,
+            later.entity_id == report.entity_id,
+            later.action.in_(actions),
+            later.seq > report.seq,
+        )
+        .exists()
+    )
+
+
+def open_report(report: Any) -> ColumnElement[bool]:
+    """`report` is a report that Stripe does not know a PaymentIntent which billing staff
+    have neither marked looked at nor withdrawn (round 65): the one the console lists."""
+    return and_(
+        report.entity_type == UNKNOWN_INTENT_RECORD,
+        report.action == UNKNOWN_INTENT_ACTION,
+        ~followed_by(report, UNKNOWN_INTENT_LOOKED_AT_ACTION, UNKNOWN_INTENT_WITHDRAWN_ACTION),
+    )
 
 
 def unknown_intents(session: Session, *, limit: int = UNKNOWN_INTENTS_LISTED) -> UnknownIntents:
     """The PaymentIntents a job reported Stripe does not know (`UNKNOWN_INTENT_ACTION`,
-    one event each, its record the PaymentIntent) and billing staff have not marked
-    looked at, the newest first: counted, and the first `limit`. Two statements; the
-    action and the record are indexed."""
-    not_marked = ~(
-        select(_IntentMark.id)
-        .where(
-            _IntentMark.action == UNKNOWN_INTENT_LOOKED_AT_ACTION,
-            _IntentMark.entity_type == AuditEvent.entity_type,
-            _IntentMark.entity_id == AuditEvent.entity_id,
-        )
-        .exists()
-    )
-    reported = and_(AuditEvent.action == UNKNOWN_INTENT_ACTION, not_marked)
+    one event each, its record the PaymentIntent) and billing staff have neither marked
+    looked at nor (round 65) withdrawn, the newest first: counted, and the first
+    `limit`. Two statements; the action and the record are indexed."""
+    reported = open_report(AuditEvent)
     count = session.scalar(select(func.count()).where(reported)) or 0
     rows = session.execute(
         select(AuditEvent.entity_id, AuditEvent.occurred_at, AuditEvent.after)

@@ -378,11 +378,24 @@ STRIPE_DELIVERY = StateMachine.from_actions(
 # not looked at until billing staff mark it looked at with a note, as a delivery not
 # read is. Its state, like a delivery's, is read from the audit log
 # (`stripe_payment_intent.unknown`, then `stripe_payment_intent.marked_looked_at`).
+# Round 65 (ops65): a report not looked at may instead be withdrawn (`withdraw`), by
+# billing staff or an operator once the right Stripe keys are back, with why: the jobs
+# then ask Stripe about the PaymentIntent again, and a job that meets Stripe's refusal
+# again reports it afresh (a new report, not looked at). A report looked at is kept: a
+# person said what it was.
+INTENT_WITHDRAWN = "withdrawn"
 STRIPE_INTENT = StateMachine.from_actions(
     "Stripe payment intent",  # audited as `stripe_payment_intent`
-    (DELIVERY_NOT_LOOKED_AT, DELIVERY_LOOKED_AT),
-    {"mark_looked_at": Action(DELIVERY_NOT_LOOKED_AT, to=DELIVERY_LOOKED_AT)},
-    state_words={DELIVERY_LOOKED_AT: "marked looked at", DELIVERY_NOT_LOOKED_AT: "not looked at"},
+    (DELIVERY_NOT_LOOKED_AT, DELIVERY_LOOKED_AT, INTENT_WITHDRAWN),
+    {
+        "mark_looked_at": Action(DELIVERY_NOT_LOOKED_AT, to=DELIVERY_LOOKED_AT),
+        "withdraw": Action(DELIVERY_NOT_LOOKED_AT, to=INTENT_WITHDRAWN),
+    },
+    state_words={
+        DELIVERY_LOOKED_AT: "marked looked at",
+        DELIVERY_NOT_LOOKED_AT: "not looked at",
+        INTENT_WITHDRAWN: "withdrawn for the jobs to ask Stripe again",
+    },
 )
 
 

@@ -102,6 +102,7 @@ from licensing.links import request_path
 from licensing.money import (
     MoneyError,
     format_amount,
+    format_quantity,
     in_words,
     is_currency,
     parse_decimal,
@@ -122,7 +123,7 @@ from licensing.web.organization_records import (
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
 from licensing.web.scope import organization_scope, requested_organization
-from licensing.words import humanize
+from licensing.words import counted, humanize
 
 bp = Blueprint("billing", __name__, url_prefix="/portal")
 console = Blueprint("billing_console", __name__, url_prefix="/console")
@@ -1170,10 +1171,13 @@ def _stripe_events_page(
     *,
     form: forms.IntentLookedAtForm | None = None,
     intent: str | None = None,
+    withdraw_form: forms.WithdrawIntentsForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     """The list of Stripe's events; `form`, posted to mark the PaymentIntent `intent`
-    looked at and refused, shown again with its messages beside that PaymentIntent."""
+    looked at and refused, shown again with its messages beside that PaymentIntent;
+    `withdraw_form` (round 65), *Ask Stripe again* refused, shown open with its
+    messages."""
     listed = _ListRequest.read(request.args, STRIPE_EVENT_FILTERS)
     chosen = listed.chosen(kind=queries.STRIPE_EVENT_LIST_KINDS, type=STRIPE_EVENT_TYPES)
     # Round 59: one Stripe id, exact and trimmed (an event's, a PaymentIntent's, a
@@ -1210,6 +1214,8 @@ def _stripe_events_page(
         unknown_intents=queries.unknown_intents(db.session()),
         intent_form=form or forms.IntentLookedAtForm(formdata=None, prefix="intent"),
         failed_intent=intent,
+        withdraw_form=withdraw_form or forms.WithdrawIntentsForm(formdata=None, prefix="withdraw"),
+        withdraw_refused=withdraw_form is not None,
         failed_status=status,
     )[0], status if status != 200 else listed.status
 
@@ -1553,6 +1559,124 @@ def mark_intent_looked_at(intent: str) -> Page:
         act,
         back=lambda: back,
         again=lambda status: _stripe_events_page(form=form, intent=intent, status=status),
+        asking=asking,
+    )
+
+
+# The most reports one press of *Ask Stripe again* withdraws (the oldest first); the
+# confirmation says when more match. An operator's command takes any number.
+CONSOLE_WITHDRAW_MAX = 1000
+
+
+@console.route("/stripe-events/unknown-intents/withdraw", methods=["POST"])
+@access.staff("billing")
+@shows_unstorable_on_form
+def withdraw_unknown_intents() -> Page:
+    """*Ask Stripe again* (round 65, ops65): withdraw the reports of PaymentIntents
+    Stripe did not know that billing staff have not looked at (every one, those of the
+    PaymentIntents named, or those reported on some office days), with why, after a
+    confirmation listing them, so that the next `payments reconcile` and `payments
+    fill-charge-ids` ask Stripe again: once the right Stripe keys are back. The
+    confirmation binds the newest report it listed (`withdraw-through`): a report made
+    after it is not withdrawn by its press. 422 for a day or id not read, nothing
+    matching, or no reason; 409 when all were withdrawn or looked at meanwhile."""
+    form = forms.WithdrawIntentsForm(prefix="withdraw")
+    back = url_for("billing_console.stripe_events", _anchor="unknown-intents-heading")
+
+    def selection() -> services.Withdrawal:
+        days: dict[str, date] = {}
+        errors: dict[str, list[str]] = {}
+        for field in (form.reported_from, form.reported_to):
+            text = (field.data or "").strip()
+            if not text:
+                continue
+            try:
+                days[field.short_name] = calendar.parse_day(text)
+            except ValueError:
+                errors[field.short_name] = [
+                    f"{field.label.text} takes an office day such as 2027-03-31; "
+                    f"“{text[:30]}” is not one."
+                ]
+        if errors:
+            raise InvalidInput("The days are not clear.", errors)
+        return services.Withdrawal.of(
+            re.split(r"[\s,]+", form.intents.data or ""),
+            through=record_id(request.form.get("withdraw-through")),
+            **days,
+        )
+
+    def act() -> str:
+        run = services.withdraw_reports(
+            selection(),
+            reason=form.reason.data,
+            actor=current_actor(),
+            limit=CONSOLE_WITHDRAW_MAX,
+        )
+        if not run.reports:
+            raise Conflict(
+                "Nothing was withdrawn: each report shown was withdrawn or marked looked at "
+                "meanwhile (by a colleague, or an operator's command)."
+            )
+        return (
+            f"Withdrawn: {counted(len(run.reports), 'report')} of "
+            "PaymentIntents Stripe did not know. The next payments reconcile and payments "
+            "fill-charge-ids ask Stripe about them again."
+        )
+
+    def asking() -> confirm.Confirmation:
+        preview = services.withdraw_reports(
+            selection(),
+            reason=None,
+            actor=current_actor(),
+            dry_run=True,
+            limit=CONSOLE_WITHDRAW_MAX,
+        )
+        if not preview.reports:
+            raise InvalidInput(
+                "Nothing to withdraw.",
+                {
+                    "intents": [
+                        "No report not looked at matches these PaymentIntents and days: "
+                        "nothing to withdraw."
+                    ]
+                },
+            )
+        count = len(preview.reports)
+        named = ", ".join(preview.intents[: services.unknown_intents.WITHDRAW_NAMED])
+        rest = count - min(count, services.unknown_intents.WITHDRAW_NAMED)
+        consequences = [
+            f"{counted(count, 'report')} of PaymentIntents Stripe did not know "
+            f"{'is' if count == 1 else 'are'} withdrawn: {named}"
+            + (f" and {format_quantity(rest)} more." if rest else "."),
+            "The next payments reconcile (hourly) and payments fill-charge-ids ask Stripe "
+            "about each again and apply what it says. Withdraw them once the right Stripe "
+            "keys are in place: one Stripe still does not know is reported again, and "
+            "listed here again.",
+            "Reports marked looked at are kept, and not asked about again.",
+            "Reason kept with each withdrawal and recorded in the audit log: "
+            f"{(form.reason.data or '').strip()}",
+        ]
+        if preview.more:
+            consequences.append(
+                f"Only the oldest {format_quantity(CONSOLE_WITHDRAW_MAX)} are withdrawn by "
+                "this press: press it again for the rest, or an operator runs licensing payments "
+                "withdraw-unknown-intents."
+            )
+        return confirm.Confirmation(
+            title="Ask Stripe again about these PaymentIntents?",
+            consequences=consequences,
+            button="Withdraw the reports",
+            cancel_url=back,
+            control="withdraw-unknown-intents",
+            cancel_label="Leave them reported",
+            carried=[("withdraw-through", str(preview.through))],
+        )
+
+    return _confirm_then_act(
+        form,
+        act,
+        back=lambda: back,
+        again=lambda status: _stripe_events_page(withdraw_form=form, status=status),
         asking=asking,
     )
 

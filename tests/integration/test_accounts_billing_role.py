@@ -628,6 +628,11 @@ def test_the_deliveries_not_read_are_listed_for_billing_readers_and_marked_by_bi
         ("billing_console.mark_delivery_looked_at", "billing_console.mark_stripe_event_looked_at"),
         # Round 61 (payments61): a PaymentIntent Stripe does not know, marked looked at.
         ("billing_console.mark_intent_looked_at", "billing_console.mark_stripe_event_looked_at"),
+        # Round 65 (ops65): the reports of PaymentIntents Stripe did not know withdrawn.
+        (
+            "billing_console.withdraw_unknown_intents",
+            "billing_console.mark_stripe_event_looked_at",
+        ),
     ):
         declared = access.declaration_for(app, endpoint)
         alike = access.declaration_for(app, like)

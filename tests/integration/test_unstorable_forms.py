@@ -257,6 +257,7 @@ SHOWN_ON_FORM = {
     "billing_console.mark_stripe_event_looked_at",
     "billing_console.mark_delivery_looked_at",
     "billing_console.mark_intent_looked_at",
+    "billing_console.withdraw_unknown_intents",
     "billing_console.reverse_payment",
     "billing_console.uncollectible",
     "billing_console.void",
@@ -698,3 +699,30 @@ def test_a_nul_in_an_unknown_payment_intents_looked_at_note_is_the_form_with_not
     _assert_form_again(response, "by hand")
     marks = select(func.count()).where(AuditEvent.action == UNKNOWN_INTENT_LOOKED_AT_ACTION)
     assert db.session().scalar(marks) == 0
+
+
+def test_a_nul_in_the_reason_reports_are_withdrawn_for_is_the_form_with_nothing_withdrawn(
+    client: FlaskClient, billing_staff: Any, signed_in: Any
+) -> None:
+    """Round 65 (ops65): the reason the reports of PaymentIntents Stripe did not know are
+    withdrawn with, for the jobs to ask Stripe again."""
+    from licensing.audit import services as audit
+    from licensing.audit.models import AuditEvent
+    from licensing.billing.models import UNKNOWN_INTENT_ACTION, UNKNOWN_INTENT_WITHDRAWN_ACTION
+
+    audit.record_event(
+        db.session(),
+        UNKNOWN_INTENT_ACTION,
+        "pi_another_accounts",
+        after={"stripe_payment_intent_id": "pi_another_accounts", "why": "No such"},
+        actor=None,
+    )
+    db.session().commit()
+    signed_in(client, billing_staff)
+    response = client.post(
+        "/console/stripe-events/unknown-intents/withdraw",
+        data={"withdraw-reason": f"Keys{NUL} mended", "confirmed": "yes"},
+    )
+    _assert_form_again(response, "mended")
+    withdrawn = select(func.count()).where(AuditEvent.action == UNKNOWN_INTENT_WITHDRAWN_ACTION)
+    assert db.session().scalar(withdrawn) == 0

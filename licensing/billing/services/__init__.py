@@ -193,9 +193,14 @@ from licensing.billing.services.settlement import (
 from licensing.billing.services.statements import Asked, statement_for
 from licensing.billing.services.unknown_intents import (
     INTENT_NOTE_REQUIRED,
+    WITHDRAW_BATCH,
+    WITHDRAW_REASON_REQUIRED,
     UnknownIntent,
+    Withdrawal,
+    WithdrawalRun,
     check_mark_intent,
     mark_intent_looked_at,
+    withdraw_reports,
 )
 from licensing.billing.services.webhooks import (
     EVENT_TYPES_APPLIED,
@@ -227,6 +232,8 @@ __all__ = [
     "REFUND_EVENTS",
     "REMINDER_INTERVAL",
     "RESEND_INTERVAL",
+    "WITHDRAW_BATCH",
+    "WITHDRAW_REASON_REQUIRED",
     "AlreadyAccepted",
     "Asked",
     "CardAttempt",
@@ -252,6 +259,8 @@ __all__ = [
     "UnknownIntent",
     "UnreadBody",
     "WebhookResult",
+    "Withdrawal",
+    "WithdrawalRun",
     "accept_flagged_payment",
     "accept_remainder",
     "apply_intent_outcome",
@@ -318,5 +327,6 @@ __all__ = [
     "update_draft",
     "void_invoice",
     "withdraw_invoice_links",
+    "withdraw_reports",
     "without_charge_id",
 ]

@@ -28,10 +28,12 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
-from licensing.billing import services
+from licensing.billing import payment_gateway, services
 from licensing.billing.models import Invoice, Payment, StripeEvent
+from licensing.billing.states import PENDING
 from licensing.billing.stripe_gateway import StripeGateway
 from licensing.config import current_config
+from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from tests.support import settings
 from tests.support.console_lists import words
@@ -185,6 +187,51 @@ def unreachable() -> StripeGateway:
     """The real adapter, pointed at a port nothing listens on: Stripe cannot be asked."""
     return StripeGateway(
         dataclasses.replace(current_config(), stripe_api_base="http://127.0.0.1:9")
+    )
+
+
+class CountingIntents:
+    """Localstripe's gateway, counting the PaymentIntents it is asked about (round 61;
+    round 65 shares it: the PaymentIntents Stripe did not know)."""
+
+    def __init__(self, gateway: payment_gateway.PaymentGateway) -> None:
+        self.gateway = gateway
+        self.asked: list[str] = []
+
+    def retrieve_payment_intent(self, intent_id: str) -> payment_gateway.IntentStatus:
+        self.asked.append(intent_id)
+        return self.gateway.retrieve_payment_intent(intent_id)
+
+    def list_refunds(self, intent_id: str) -> list[payment_gateway.RefundStatus]:
+        self.asked.append(intent_id)
+        return self.gateway.list_refunds(intent_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.gateway, name)
+
+
+def put_pending(payment: Payment, intent: str | None = None, hours: int = 3) -> Payment:
+    """`payment` put back as a card attempt still pending `hours` after it began, its
+    webhook never come; `intent`, another PaymentIntent for it."""
+    payment.state = PENDING
+    payment.created_at = utcnow() - timedelta(hours=hours)
+    if intent is not None:
+        payment.stripe_payment_intent_id = intent
+    payment.stripe_charge_id = None
+    db.session().commit()
+    return payment
+
+
+def another_account(server: LocalStripe) -> StripeGateway:
+    """The real adapter with another Stripe account's keys (round 65): `server`, a
+    localstripe of its own, knows none of the PaymentIntents the test's localstripe
+    made, and refuses each as Stripe does (its 404, "No such payment_intent")."""
+    return StripeGateway(
+        dataclasses.replace(
+            current_config(),
+            stripe_api_base=server.url,
+            stripe_secret_key="sk_test_another_account",
+        )
     )
 
 

@@ -13,7 +13,6 @@ gateway is localstripe's, wrapped only to count what it is asked."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
-from licensing.billing import payment_gateway, services
+from licensing.billing import services
 from licensing.billing.models import UNKNOWN_INTENT_ACTION, Invoice, Payment
 from licensing.billing.states import PENDING, SUCCEEDED
 from licensing.db import utcnow
@@ -31,7 +30,13 @@ from tests.support import settings
 from tests.support.console_lists import words
 from tests.support.servers import LocalStripe
 
-from .stripe_support import STRIPE_EVENTS, pay_by_card, stripe_config
+from .stripe_support import (
+    STRIPE_EVENTS,
+    CountingIntents,
+    pay_by_card,
+    put_pending,
+    stripe_config,
+)
 
 ANOTHER_ACCOUNTS = "pi_another_accounts_intent"
 
@@ -39,37 +44,6 @@ ANOTHER_ACCOUNTS = "pi_another_accounts_intent"
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-class _Counting:
-    """Localstripe's gateway, counting the PaymentIntents it is asked about."""
-
-    def __init__(self, gateway: payment_gateway.PaymentGateway) -> None:
-        self.gateway = gateway
-        self.asked: list[str] = []
-
-    def retrieve_payment_intent(self, intent_id: str) -> payment_gateway.IntentStatus:
-        self.asked.append(intent_id)
-        return self.gateway.retrieve_payment_intent(intent_id)
-
-    def list_refunds(self, intent_id: str) -> list[payment_gateway.RefundStatus]:
-        self.asked.append(intent_id)
-        return self.gateway.list_refunds(intent_id)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.gateway, name)
-
-
-def _pending(payment: Payment, intent: str | None = None, hours: int = 3) -> Payment:
-    """`payment` put back as a card attempt still pending `hours` after it began, its
-    webhook never come; `intent`, another PaymentIntent for it."""
-    payment.state = PENDING
-    payment.created_at = utcnow() - timedelta(hours=hours)
-    if intent is not None:
-        payment.stripe_payment_intent_id = intent
-    payment.stripe_charge_id = None
-    db.session().commit()
-    return payment
 
 
 def _reports() -> list[AuditEvent]:
@@ -86,11 +60,11 @@ def test_reconcile_reports_a_payment_intent_stripe_does_not_know_once_and_goes_o
     invoice_for: Callable[..., Invoice],
 ) -> None:
     # The oldest pending payment names a PaymentIntent this Stripe account never made.
-    unknown = _pending(
+    unknown = put_pending(
         pay_by_card(invoice_for(vendor, ("50.00",)), vendor, localstripe), ANOTHER_ACCOUNTS, 5
     )
-    known = _pending(pay_by_card(invoice_for(vendor, ("80.00",)), vendor, localstripe))
-    counting = _Counting(settings.gateway())
+    known = put_pending(pay_by_card(invoice_for(vendor, ("80.00",)), vendor, localstripe))
+    counting = CountingIntents(settings.gateway())
 
     report = services.reconcile_payments(gateway=counting, now=utcnow())
 
@@ -123,7 +97,7 @@ def test_reconcile_reports_a_payment_intent_stripe_does_not_know_once_and_goes_o
     assert filled.unknown == []
 
     # Something changed: the payment names another PaymentIntent, and is asked about.
-    _pending(db.session().get(Payment, unknown.id), "pi_mended_by_hand")
+    put_pending(db.session().get(Payment, unknown.id), "pi_mended_by_hand")
     counting.asked.clear()
     services.reconcile_payments(gateway=counting, now=utcnow())
     assert counting.asked == ["pi_mended_by_hand"]
@@ -144,7 +118,7 @@ def test_fill_charge_ids_reports_one_once_and_billing_staff_mark_it_looked_at_wi
     payment.stripe_charge_id = None
     payment.state = SUCCEEDED
     db.session().commit()
-    counting = _Counting(settings.gateway())
+    counting = CountingIntents(settings.gateway())
 
     first = services.fill_charge_ids(counting)
     assert counting.asked == [ANOTHER_ACCOUNTS]
