@@ -173,18 +173,48 @@ SWAGGER_UI_EXCEPTIONS: dict[str, str] = {
 }
 
 
+# Round 65: axe's violations and `_OWN_CHECKS`' findings in one round trip (the
+# sweep asked each page state twice), or null where the page has no axe yet.
+RUN_WITH_OWN = f"""async () => {{
+  if (typeof window.axe !== "object") return null;
+  const violations = (await window.axe.run(document, {{resultTypes: ["violations"]}})).violations;
+  return [violations, ({_OWN_CHECKS.strip()})()];
+}}"""
+
+
+def all_findings(page: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """axe's violations (every impact) and `own_findings` on the page as it is now,
+    in one round trip."""
+    found: list[Any] | None = page.evaluate(RUN_WITH_OWN)
+    if found is None:
+        page.evaluate(_source())
+        found = page.evaluate(RUN_WITH_OWN)
+    assert found is not None
+    return found[0], found[1]
+
+
 def excused_findings(tab: Any, excused: dict[str, str]) -> tuple[set[str], list[str]]:
     """The sweep's findings on the page as it is now (axe, moderate or worse, and
-    `own_findings`): the keys of those `excused` names, and every other one."""
+    `own_findings`, asked together): the keys of those `excused` names, and every
+    other one."""
+    every_violation, own = all_findings(tab)
+    return excused_of(every_violation, own, excused)
+
+
+def excused_of(
+    every_violation: list[dict[str, Any]], own: list[str], excused: dict[str, str]
+) -> tuple[set[str], list[str]]:
+    """`excused_findings` of findings already taken (`all_findings`)."""
     found: set[str] = set()
     violations = []
-    for violation in violations_at_least(tab, "moderate"):
+    failing = IMPACTS[IMPACTS.index("moderate") :]
+    for violation in (v for v in every_violation if v["impact"] in failing):
         if violation["id"] in excused:
             found.add(violation["id"])
         else:
             violations.append(violation)
     others = [describe(violations)]
-    for finding in own_findings(tab):
+    for finding in own:
         key = finding.split(":", 1)[0]
         if key in excused:
             found.add(key)
