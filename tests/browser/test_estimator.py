@@ -12,19 +12,31 @@ import pytest
 from licensing.app import create_app
 from licensing.ratecards import cli as ratecards_cli
 from tests.conftest import TEST_SECRET_KEY, DatabaseTemplate, make_config, unavailable
+from tests.support.module_server import served
 from tests.support.navigation import follow
-from tests.support.servers import GunicornServer, LiveServer, ServerUnavailable
+from tests.support.servers import GunicornServer, LiveServer, ServerUnavailable, SMTPServer
+
+# Round 65: an estimate stores nothing (the estimator is a form that posts to itself
+# and a link), so the module's tests share one server and the sample cards loaded
+# once, each in a browser context of its own, rather than a server, a database and
+# the samples apiece (about a second each). The module is kept on one worker.
+pytestmark = pytest.mark.xdist_group("estimator")
+
+
+@pytest.fixture(scope="module")
+def live_server(sqlite_template: DatabaseTemplate, smtp_server: SMTPServer) -> Iterator[LiveServer]:
+    """The app on a fresh SQLite database with the sample cards, served on a loopback
+    port for the module, as the browser tests' `live_server` (CSRF on), the quote
+    rate limit off: the module's tests estimate more than it allows a minute."""
+    for server in served(sqlite_template, smtp_server, quote_rate_limit="off"):
+        with server.app.app_context():
+            ratecards_cli.load_samples()
+        yield server
 
 
 @pytest.fixture
 def cards(live_server: LiveServer) -> None:
-    with live_server.app.app_context():
-        ratecards_cli.load_samples()
-
-
-@pytest.fixture
-def browser_config_changes() -> dict[str, Any]:
-    return {"quote_rate_limit": "off"}
+    """The sample cards, which the module's server was given once."""
 
 
 @pytest.fixture

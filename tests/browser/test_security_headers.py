@@ -4,14 +4,31 @@ what it promises to block."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from licensing import db
 from tests.browser.conftest import sign_in
+from tests.conftest import DatabaseTemplate
 from tests.support import factories
-from tests.support.servers import LiveServer
+from tests.support.module_server import served
+from tests.support.servers import LiveServer, SMTPServer
 
 PUBLIC_PAGES = ("/", "/estimate", "/sign-in", "/sign-up", "/permissions/request")
+
+# Round 65: the module's tests share one server, each in a browser context of its
+# own: two read public pages, and the people the third makes change nothing they
+# read. The module is kept on one worker, so the server is started once.
+pytestmark = pytest.mark.xdist_group("security_headers")
+
+
+@pytest.fixture(scope="module")
+def live_server(sqlite_template: DatabaseTemplate, smtp_server: SMTPServer) -> Iterator[LiveServer]:
+    """The app on a fresh SQLite database, served on a loopback port for the module,
+    as the browser tests' `live_server` (CSRF on, mail sent)."""
+    yield from served(sqlite_template, smtp_server)
 
 
 def test_the_public_pages_and_the_api_documentation_load_without_a_csp_violation(
