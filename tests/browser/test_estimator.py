@@ -6,25 +6,38 @@ import re
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from licensing.app import create_app
 from licensing.ratecards import cli as ratecards_cli
 from tests.conftest import TEST_SECRET_KEY, DatabaseTemplate, make_config, unavailable
+from tests.support.module_server import served
 from tests.support.navigation import follow
-from tests.support.servers import GunicornServer, LiveServer, ServerUnavailable
+from tests.support.servers import GunicornServer, LiveServer, ServerUnavailable, SMTPServer
+
+# Round 65: an estimate stores nothing (the estimator is a form that posts to itself
+# and a link), so the module's tests share one server and the sample cards loaded
+# once, each in a browser context of its own, rather than a server, a database and
+# the samples apiece (about a second each). The module is kept on one worker.
+pytestmark = pytest.mark.xdist_group("estimator")
+
+
+@pytest.fixture(scope="module")
+def live_server(sqlite_template: DatabaseTemplate, smtp_server: SMTPServer) -> Iterator[LiveServer]:
+    """The app on a fresh SQLite database with the sample cards, served on a loopback
+    port for the module, as the browser tests' `live_server` (CSRF on), the quote
+    rate limit off: the module's tests estimate more than it allows a minute."""
+    for server in served(sqlite_template, smtp_server, quote_rate_limit="off"):
+        with server.app.app_context():
+            ratecards_cli.load_samples()
+        yield server
 
 
 @pytest.fixture
 def cards(live_server: LiveServer) -> None:
-    with live_server.app.app_context():
-        ratecards_cli.load_samples()
-
-
-@pytest.fixture
-def browser_config_changes() -> dict[str, Any]:
-    return {"quote_rate_limit": "off"}
+    """The sample cards, which the module's server was given once."""
 
 
 @pytest.fixture
@@ -246,17 +259,25 @@ def test_ten_uses_with_long_descriptions_are_estimated_behind_gunicorn(
     context = browser.new_context(base_url=gunicorn.url, java_script_enabled=False)
     context.set_default_timeout(15_000)
     page = context.new_page()
-    page.goto("/estimate")
-    page.get_by_label("Your organization is").select_option("commercial")
-    page.get_by_label("License term starts").fill("2027-01-01")
-    page.get_by_label("License term ends").fill("2027-12-31")
+    # The ten uses come from an estimate's link (its query string, as an estimate
+    # shared opens), their long descriptions typed in and the form sent. Round 65:
+    # each use was added with *Add another use*, nine pages through gunicorn for the
+    # button `test_after_adding_a_use_the_keyboard_continues_in_the_new_use` walks.
+    asked = {
+        "organization_type": "commercial",
+        "term_start": "2027-01-01",
+        "term_end": "2027-12-31",
+        "rate_card": "",
+    }
     for row in range(10):
-        if row:
-            page.get_by_role("button", name="Add another use").click()
-        page.locator(f"#uses-{row}-use").select_option("distribution")
-        page.locator(f"#uses-{row}-product_type").select_option("saas")
-        page.locator(f"#uses-{row}-user_type").select_option("provider")
-        page.locator(f"#uses-{row}-quantity-end_users").fill("2500")
+        asked[f"uses-{row}-use"] = "distribution"
+        asked[f"uses-{row}-product_type"] = "saas"
+        asked[f"uses-{row}-user_type"] = "provider"
+        asked[f"uses-{row}-quantity-end_users"] = "2500"
+    page.goto("/estimate?" + urlencode(asked))
+    assert page.get_by_label("Your organization is").input_value() == "commercial"
+    for row in range(10):
+        assert page.locator(f"#uses-{row}-quantity-end_users").input_value() == "2500"
         page.locator(f"#uses-{row}-description").fill(f"{row + 1}. {LONG_DESCRIPTION}"[:200])
     page.get_by_role("button", name="Estimate the price").click()
     heading = page.get_by_role("heading", name="Estimated total")

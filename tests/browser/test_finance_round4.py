@@ -207,7 +207,7 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
 def test_the_royalty_and_finance_pages_have_no_serious_accessibility_problem(
     page: Any, live_server: LiveServer
 ) -> None:
-    email, agreement, year = reporting_vendor(live_server)
+    email, _agreement, year = reporting_vendor(live_server)
     since, until = year.months
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("admin",)).email
@@ -220,7 +220,18 @@ def test_the_royalty_and_finance_pages_have_no_serious_accessibility_problem(
         page.locator("#report-form").get_by_role("button", name="Preview the royalty").click()
         page.locator("#report-form .error-summary").wait_for()
         assert_accessible(page)  # the form showing its errors
-        report = _file_first_quarter(page, agreement.number, year)
+        # Filed from the form as it came back (round 65: the first test walks the
+        # list, the mistyped row and the preview, which this one took again).
+        form = page.locator("#report-form")
+        page.get_by_label("Row 1, customer ID").fill("C-100")
+        page.get_by_label("Row 1, customer name").fill("Harbor Clinic")
+        page.get_by_label("Row 1, country").fill("US")
+        page.get_by_label("Row 1, quantity").fill("60")
+        form.get_by_label("I attest that this report is complete").check()
+        form.get_by_role("button", name=re.compile("Attest and submit")).click()
+        heading = page.get_by_role("heading", name=re.compile("Royalty report RR-"))
+        heading.wait_for()
+        report = heading.inner_text()
         assert_accessible(page)
         page.goto("/portal/invoices")
         assert_accessible(page)

@@ -3,13 +3,15 @@
 
 Tallowbyte Software, new to licensing, prices its scheduler on the estimator, signs
 up, applies for a distribution licence whose royalties are reported quarterly (its
-rule reviewed by staff), is approved by a licensing officer in a browser of their
-own, accepts, and lives the year: Q1 filed on time from the uploaded template, Q2
-filed late after the reminder on its due day, Q1 amended for a customer it missed,
-Q3 sent back by the officer and filed again; the royalty invoices paid, the first by
-card (localstripe's Stripe.js stand-in), the others by wire recorded by billing
-staff; the statement of account read; the licence renewed on the reported usage. At
-each step the page says what waits on whom, by when, and what each number is.
+rule reviewed by staff), is approved by a licensing officer, accepts, and lives the
+year (since round 65 the sign-up, the application and the approval are made through
+the services their pages call, which the first-quarter walk walks): Q1 filed on time
+from the uploaded template, Q2 filed late after the reminder on its due day, Q1
+amended for a customer it missed, Q3 sent back by the officer and filed again; the
+royalty invoices paid, the first by card (localstripe's Stripe.js stand-in), the
+others by wire recorded by billing staff (through their service since round 65); the
+statement of account read; the licence renewed on the reported usage. At each step
+the page says what waits on whom, by when, and what each number is.
 
 On any day: the licence is next year's card's whole year, a month from the office's
 today (`ReportingYear`), and the walk only travels forward (Chromium keeps the real
@@ -27,8 +29,13 @@ from typing import Any
 
 import pytest
 import time_machine
+from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import User
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.calendar import day_text, days_text, office_date
 from licensing.db import utcnow
 from licensing.mail import services as mail
@@ -45,6 +52,7 @@ from tests.browser.conftest import (
     upload_from_template,
     wired,
 )
+from tests.integration.agreements.conftest import AUTO_USE
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.support import factories
 from tests.support.axe import assert_accessible
@@ -52,8 +60,9 @@ from tests.support.card_years import CardYears
 from tests.support.first_quarter import TRAVEL_HOUR
 from tests.support.reporting_year import ReportingYear
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer
-from tests.support.settings import delivery
+from tests.support.settings import delivery, issuing
 from tests.support.travelled_clock import travelled_to
+from tests.support.wires import wired_by_service
 
 pytestmark = pytest.mark.xdist_group("vendor_first_year")
 
@@ -110,6 +119,49 @@ def _type_rows(form: Any, rows: list[tuple[str, str, str]], first: int = 1) -> N
         form.get_by_label(f"Row {number}, quantity").fill(quantity)
 
 
+def _actor(email: str) -> Actor:
+    """Who `email` acts as (inside the live server's app context)."""
+    user = db.session().scalars(select(User).where(User.email == email)).one()
+    return Actor.of(accounts.principal_for(user))
+
+
+def _applied_from_the_estimate(live_server: LiveServer, term: tuple[date, date]) -> int:
+    """Tallowbyte signed up (applying, Ines its confirmed administrator) and its
+    application for the estimate's use (120 end users of the scheduler, distributed
+    as a service to providers) submitted; the application's id. The card sends it to
+    staff review."""
+    with live_server.app.app_context():
+        session = db.session()
+        organization = factories.make_organization(
+            session,
+            standing="applying",
+            legal_name=INES.legal_name,
+            address_line1=INES.street,
+            city=INES.city,
+            region=INES.region,
+            postal_code=INES.postal_code,
+            billing_contact_name=INES.billing_name,
+            billing_email=INES.billing_email,
+        )
+        factories.make_vendor(
+            session, organization, email=VENDOR, password=PASSWORD, full_name=INES.full_name
+        )
+        use = {
+            **AUTO_USE,
+            "product_name": "Tallowbyte Scheduler",
+            "description": "Tallowbyte Scheduler",
+            "quantity": {"end_users": 120},
+        }
+        draft = agreements.ApplicationDraft.from_fields(
+            {"term_start": term[0], "term_end": term[1], "uses": (use,)}
+        )
+        vendor = _actor(VENDOR)
+        application = agreements.create_draft(vendor, draft)
+        submitted = agreements.submit(application.id, vendor, policy=issuing(), attest=True)
+        assert submitted.state == "submitted", submitted.state
+        return int(submitted.id)
+
+
 def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal(
     browser: Any,
     page: Any,
@@ -150,31 +202,25 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     assert "120 end users, graduated: 100 x 18.50 + 20 x 15.50 = 2,160.00" in estimate
     assert "licensing staff must review part of this request" in estimate
 
-    # Sign-up from the estimate, the confirmation link, the application filled in.
-    page.get_by_role("link", name="Apply for a license with these uses").click()
-    INES.sign_up(page)
-    assert f"we sent a link to {VENDOR}" in page.inner_text(".flashes")
-    newest_mail(mailbox, VENDOR, "Confirm your email address")
-    page.goto(mailbox.link_to(VENDOR, "/verify-email"))
+    # Round 65: Ines signs up, confirms her address, applies from the estimate and the
+    # officer approves, through the services the pages call: the first-quarter walk
+    # (test_first_quarter_walk.py) walks those same pages (its sign-up flash, the
+    # confirmation link, the application filled from the estimate, the approval on
+    # the console), and this walk's point is the year after them. What she reads of
+    # them here is read still: the price, what waits on whom, the approval's email.
+    application_id = _applied_from_the_estimate(live_server, (start, end))
+    application_url = f"/portal/applications/{application_id}"
+    page.goto(application_url)
     INES.sign_in_again(page)
-    page.wait_for_url("**/portal/applications/new?**")
-    assert page.locator("#uses-0-quantity-end_users").input_value() == "120"
-    page.locator("#uses-0-product_name").fill("Tallowbyte Scheduler")
-    page.get_by_role("button", name="Save the draft").click()
-    assert "The price if you submit now: 2,160.00 USD" in _main(page)
-    page.check("#attest")
-    page.get_by_role("button", name="Submit for pricing and review").click()
-    application_url = page.url
-    assert "Licensing staff review it before it is approved" in page.inner_text(".flashes")
+    assert "2,160.00 USD" in _main(page)
     assert "APP-000001 is being reviewed submitted the licensing office" in INES.waiting(page)
 
-    # 2. The licensing officer approves, in a browser of their own; the vendor accepts.
-    console = signed_in_tab(browser, live_server, officer)
-    console.goto("/console/applications")
-    console.get_by_role("link", name="APP-000001").click()
-    console.get_by_role("button", name="Approve and issue the agreement").click()
-    assert "the agreement is issued" in console.inner_text(".flashes")
-    console.context.close()
+    # 2. The licensing officer approves; the vendor accepts.
+    with live_server.app.app_context():
+        reviewer = _actor(officer)
+        agreements.start_review(application_id, reviewer)
+        agreements.approve(application_id, reviewer, policy=issuing())
+        mail.deliver_due(delivery())
     assert "nothing is invoiced when you accept it" in newest_mail(mailbox, VENDOR, "approved")
     assert f"Agreement {agreement} waits for your acceptance" in INES.waiting(page)
     page.goto(application_url)
@@ -305,8 +351,10 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         waiting = INES.waiting(page)
         assert f"Invoice {second} to pay 480.00 USD" in waiting
         assert f"Invoice {amended} to pay 232.50 USD" in waiting
+        # Billing staff record the wires (their console form is walked by
+        # test_billing_journey.py; the first invoice's, under travel, here).
         for number, amount in ((second, "480.00"), (amended, "232.50")):
-            wired(browser, live_server, clerk, number, amount)
+            wired_by_service(live_server, clerk, number, amount)
 
     # 5. Q3 filed; the officer asks for a corrected report; the vendor amends it.
     with time_machine.travel(year.after(3)):
@@ -368,7 +416,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         console.context.close()
         assert "a correction is asked for" not in INES.waiting(page)
         for number, amount in ((third, "77.50"), (corrected, "310.00")):
-            wired(browser, live_server, clerk, number, amount)
+            wired_by_service(live_server, clerk, number, amount)
 
         # The statement of account, from the first day of the walk: every invoice and
         # payment, and nothing owed.

@@ -30,7 +30,7 @@ from licensing.billing.models import Invoice
 from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
-from tests.browser.conftest import card_of_a_year, sign_in, signed_in_tab, wired
+from tests.browser.conftest import card_of_a_year, sign_in, signed_in_tab
 from tests.integration.agreements.conftest import AUTO_USE
 from tests.support import factories
 from tests.support.agreements import make_active_agreement
@@ -40,6 +40,7 @@ from tests.support.first_quarter import TRAVEL_HOUR
 from tests.support.monthly_statements import paid
 from tests.support.reporting_year import ReportingYear
 from tests.support.servers import LiveServer
+from tests.support.wires import wired_by_service
 
 pytestmark = pytest.mark.xdist_group("vendor_second_year")
 
@@ -146,7 +147,7 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         # Round 57: the page's sentences say their days in words.
         first_due = day_text(office_date(year.after(1)) + timedelta(days=30))
         assert f"Invoice {first} (open: 33,800.00 USD to pay by {first_due})" in _main(page)
-        wired(browser, live_server, clerk, first, "33800.00")
+        wired_by_service(live_server, clerk, first, "33800.00")
 
         # 2. Q1 amended down after it was paid: Lakeside Practice had 800 end users.
         # 2,300 end users: 31,400.00, 2,400.00 less, credited; the invoice was paid, so
@@ -271,7 +272,7 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         ) in queue
         console.context.close()
         for invoice in (second, corrected):  # the sent-back report's invoice stood
-            wired(browser, live_server, clerk, invoice, "1200.00")
+            wired_by_service(live_server, clerk, invoice, "1200.00")
         assert "to pay" not in _waiting(page)
 
         # 5. The billing contact changes: both addresses are told.
