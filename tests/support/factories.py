@@ -106,8 +106,10 @@ def make_vendor(
     """A vendor user (email confirmed unless `verified=False`), in a new
     organization unless one is given. As in the service, the organization's first
     user administers it and the colleagues after are members, unless `role` says."""
-    organization = organization or make_organization(session)
-    if role is None:
+    if organization is None:  # a new one has no members yet: its first user administers it
+        organization = make_organization(session)
+        role = ADMINISTRATOR if role is None else role
+    elif role is None:
         role = MEMBER if queries.members(session, organization.id) else ADMINISTRATOR
     number = _unique()
     user = services.create_vendor_user(
