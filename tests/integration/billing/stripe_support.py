@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -86,22 +87,50 @@ def card_token(localstripe: LocalStripe, number: str = "4242424242424242") -> st
     return str(token["id"])
 
 
+@dataclass
+class _EventsRead:
+    """The events read so far from one localstripe, by the id of the object each is
+    about, and the last one's id, where the next read starts."""
+
+    about: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    ids: set[str] = dataclasses.field(default_factory=set)
+    last: str = ""
+
+
+_EVENTS_READ: weakref.WeakKeyDictionary[LocalStripe, _EventsRead] = weakref.WeakKeyDictionary()
+
+
 def events_for(
     localstripe: LocalStripe, object_id: str, event_type: str | None = None
 ) -> list[dict[str, Any]]:
-    """The events localstripe recorded about `object_id` (as its webhooks send them)."""
-    found: list[dict[str, Any]] = []
-    after = ""
-    for _page in range(100):  # bounded: localstripe pages 100 events at a time
-        query = {"limit": "100", **({"type": event_type} if event_type else {})}
-        if after:
-            query["starting_after"] = after
+    """The events localstripe recorded about `object_id` (as its webhooks send them),
+    oldest first.
+
+    Round 65: read once each. localstripe keeps every event of the session (one server
+    a worker) and lists them oldest first, 100 a page; each call paged through all of
+    them again, from the session's first, so a card payment's `succeeded_event` late in
+    a worker's session read thousands (seconds a test). Now the events read are kept
+    for the server's life (an event is never changed once recorded) and each call reads
+    only those recorded since the last it read; a copy of each is returned, as each
+    call parsed its own before."""
+    read = _EVENTS_READ.setdefault(localstripe, _EventsRead())
+    for _page in range(10_000):  # bounded: localstripe pages 100 events at a time
+        query = {"limit": "100", **({"starting_after": read.last} if read.last else {})}
         page = _call(localstripe, "GET", f"/v1/events?{urllib.parse.urlencode(query)}")
-        found += [e for e in page["data"] if e["data"]["object"].get("id") == object_id]
+        for event in page["data"]:
+            if event["id"] not in read.ids:  # a `starting_after` localstripe lost lists all
+                read.ids.add(event["id"])
+                about = event["data"]["object"].get("id")
+                read.about.setdefault(about, []).append(event)
+        if page["data"]:
+            read.last = page["data"][-1]["id"]
         if not page.get("has_more") or not page["data"]:
             break
-        after = page["data"][-1]["id"]
-    return found
+    return [
+        copy.deepcopy(event)
+        for event in read.about.get(object_id, [])
+        if event_type is None or event["type"] == event_type
+    ]
 
 
 def signed(

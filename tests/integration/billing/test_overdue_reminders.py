@@ -1,9 +1,14 @@
 """One overdue reminder an organization a run, not one an invoice (round 50): an
 organization with 50 overdue invoices got 50 reminder emails a week, and the monthly
 late-fee run emailed each late-fee invoice. Sent through the real SMTP server on
-loopback: each run one email naming the first 20 due and the rest in a line, every
-invoice's reminder recorded and audited, the run's statements as many at 50
-invoices as at 1."""
+loopback: each run one email naming the first `overdue.NAMED` due and the rest in a
+line, every invoice's reminder recorded and audited, the run's statements as many at
+many invoices as at 1.
+
+Round 65: the tests of "the first named, the rest in a line" name 3 (`few_named`),
+not 20, with 2 more invoices than named (`MANY`), not 50: what they prove is the line
+after the named, which 5 invoices prove as 50 did (each invoice and its late fee,
+numbered, PDF drawn and audited, was a third of a second of the set-up)."""
 
 from __future__ import annotations
 
@@ -37,6 +42,18 @@ A_MONTH = datetime(2027, 3, 17, 18, 0, tzinfo=UTC)
 @pytest.fixture
 def config_changes(smtp_server: SMTPServer) -> dict[str, Any]:
     return {"smtp_url": smtp_server.url}
+
+
+# How many invoices a reminder names in these tests (`few_named`), and how many the
+# "many" tests owe: two more than named, so the email has its line of the rest.
+FEW_NAMED = 3
+MANY = FEW_NAMED + 2
+
+
+@pytest.fixture
+def few_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reminder and the late fees' email name the first 3 due, not 20."""
+    monkeypatch.setattr(overdue, "NAMED", FEW_NAMED)
 
 
 def _run(now: datetime) -> overdue.OverdueReport:
@@ -108,26 +125,29 @@ def test_one_overdue_invoice_is_reminded_in_one_email_naming_it_once_a_week(
     assert len(_reminder_events()) == 2
 
 
-def test_fifty_overdue_invoices_are_reminded_in_one_email_each_run_each_audited(
+@pytest.mark.usefixtures("few_named")
+def test_more_overdue_invoices_than_named_are_reminded_in_one_email_each_run_each_audited(
     vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
 ) -> None:
-    invoices, contact = _owing(vendor, invoice_for, mailbox, 50)
+    """Round 65: 5 invoices, 3 named (`few_named`); 50 and 20 before."""
+    invoices, contact = _owing(vendor, invoice_for, mailbox, MANY)
 
     for week, now in enumerate((OVERDUE, OVERDUE + timedelta(days=7)), start=1):
         mailbox.clear()
         report = _run(now)
-        assert (report.overdue, report.reminders, report.reminder_emails) == (50, 50, 1)
+        assert (report.overdue, report.reminders, report.reminder_emails) == (MANY, MANY, 1)
         [email] = _delivered(mailbox, contact)
         days = (now.date() - invoices[0].due_date).days  # type: ignore[operator]
-        assert email["Subject"] == f"Reminder: 50 invoices are overdue, the oldest {days} days"
+        assert email["Subject"] == f"Reminder: {MANY} invoices are overdue, the oldest {days} days"
         text = message_text(email)
-        assert "50 invoices of" in text
-        # The first 20 due named, each with its link; the other 30 in a line.
-        for invoice in invoices[:20]:
+        assert f"{MANY} invoices of" in text
+        # The first 3 due named, each with its link; the other 2 in a line.
+        for invoice in invoices[:FEW_NAMED]:
             assert f"Invoice {invoice.number}, due" in text
-        for invoice in invoices[20:]:
+            assert links.invoice_url(invoice) in text
+        for invoice in invoices[FEW_NAMED:]:
             assert invoice.number not in text
-        assert "And 30 more overdue invoices, due later than these, 30,000.00 USD in all." in text
+        assert "And 2 more overdue invoices, due later than these, 2,000.00 USD in all." in text
         assert "/portal/invoices?overdue=1" in text
         sent_to = f"{vendor.organization.billing_contact_name} <{contact}>"
         events = [
@@ -153,21 +173,24 @@ def _statements(now: datetime) -> tuple[int, int]:
     return len(sql), report.reminders
 
 
-def test_a_reminder_run_sends_as_many_statements_for_50_invoices_as_for_1(
+@pytest.mark.usefixtures("few_named")
+def test_a_reminder_run_sends_as_many_statements_for_many_invoices_as_for_1(
     vendor: Any, other_vendor: Any, invoice_for: Callable[..., Invoice]
 ) -> None:
+    """Round 65: 5 invoices (3 named, `few_named`) where 50 were (20 named): a
+    statement an invoice, named or in the line, shows at 5 as at 50."""
     invoice_for(vendor, ("1000.00",))
     one, reminded = _statements(OVERDUE)
     assert reminded == 1
-    for _ in range(50):
+    for _ in range(MANY):
         invoice_for(other_vendor, ("1000.00",))
     # A day later the first organization's invoice is not reminded again (its claim and
     # its invoices' claim, which finds it reminded this week: two statements; round 58:
     # no turn on the audit log before the claim, the log's head is locked at commit by
-    # a transaction with events); the other's 50 are, in the statements the one took.
-    fifty, reminded = _statements(OVERDUE + timedelta(days=1))
-    assert reminded == 50
-    assert fifty - one == 2, (one, fifty)
+    # a transaction with events); the other's 5 are, in the statements the one took.
+    many, reminded = _statements(OVERDUE + timedelta(days=1))
+    assert reminded == MANY
+    assert many - one == 2, (one, many)
 
 
 def _late_fees() -> list[Invoice]:
@@ -193,30 +216,35 @@ def test_one_late_fee_is_emailed_as_any_invoice_with_its_pdf(
     assert f"Reminder: invoice {invoice.number} is 31 days overdue" in received
 
 
-def test_fifty_late_fees_are_named_in_one_email_each_invoice_still_issued(
+@pytest.mark.usefixtures("few_named")
+def test_more_late_fees_than_named_are_named_in_one_email_each_invoice_still_issued(
     vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
 ) -> None:
-    invoices, contact = _owing(vendor, invoice_for, mailbox, 50)
+    """Round 65: 5 late fees, 3 named (`few_named`); 50 and 20 before."""
+    invoices, contact = _owing(vendor, invoice_for, mailbox, MANY)
 
     report = _run(A_MONTH)
     # One late-fee invoice an overdue invoice, as the terms say; one email for them.
-    assert (len(report.late_fee_invoices), report.late_fee_emails) == (50, 1)
+    assert (len(report.late_fee_invoices), report.late_fee_emails) == (MANY, 1)
     fees = _late_fees()
     assert [fee.parent_invoice_id for fee in fees] == [invoice.id for invoice in invoices]
     received = _delivered(mailbox, contact)
     subjects = [m["Subject"] for m in received]
     assert [s for s in subjects if s.startswith("Invoice ")] == []
     [email] = [m for m in received if "late-fee invoices issued" in m["Subject"]]
-    assert email["Subject"] == f"50 late-fee invoices issued to {vendor.organization.legal_name}"
+    assert email["Subject"] == (
+        f"{MANY} late-fee invoices issued to {vendor.organization.legal_name}"
+    )
     text = message_text(email)
-    for fee in fees[:20]:
+    for fee in fees[:FEW_NAMED]:
         assert f"Invoice {fee.number}, the late fee on invoice {fee.source_reference}:" in text
         assert links.invoice_url(fee) in text
-    assert fees[20].number not in text
-    assert "And 30 more late-fee invoices, 450.00 USD in all." in text
-    assert len([s for s in subjects if s.startswith("Reminder: 50 invoices")]) == 1
+    for fee in fees[FEW_NAMED:]:
+        assert fee.number not in text
+    assert "And 2 more late-fee invoices, 30.00 USD in all." in text
+    assert len([s for s in subjects if s.startswith(f"Reminder: {MANY} invoices")]) == 1
     # Each late-fee invoice is issued as any: numbered, its PDF kept for its pages.
-    page = fees[30]
+    page = fees[-1]
     assert (page.state, page.total) == ("open", 15)
 
 
@@ -308,13 +336,15 @@ def test_an_invoice_paid_since_its_reminder_still_counts_as_the_organizations_re
     assert email["Subject"] == f"Reminder: invoice {friday.number} is 4 days overdue"
 
 
+@pytest.mark.usefixtures("few_named")
 def test_a_run_loads_only_the_invoices_its_email_names_and_none_on_a_day_with_nothing_due(
     vendor: Any, invoice_for: Callable[..., Invoice]
 ) -> None:
     """Round 50's claim loaded every overdue invoice of the organization each day (an
     organization with 5,000 overdue loaded 5,000 to find nothing due most days). Now
     the reminder is one UPDATE returning ids, its email reads the `NAMED` due first
-    and sums the rest in SQL, and only invoices with a late fee due are loaded."""
+    and sums the rest in SQL, and only invoices with a late fee due are loaded.
+    Round 65: `NAMED` is 3 here (`few_named`), 13 invoices where 30 were."""
     invoices = [invoice_for(vendor, ("1000.00",)) for _ in range(overdue.NAMED + 10)]
     loaded: list[int] = []
 
