@@ -40,7 +40,49 @@ from tests.support.billing import credited, paid_offline
 from tests.support.servers import GunicornServer, ServerUnavailable
 from tests.support.settings import issuing
 
-EXAMPLES_PER_OPERATION = 5
+EXAMPLES_PER_OPERATION = 3
+# Until round 65 every operation drew five cases. Drawn from `SEED`, an operation's
+# first three are the first three of those five, so each request sent now was sent
+# before. These operations keep all five: their fourth or fifth case is the only one
+# of the five of its kind (an id past the id columns' range, an id of zero or less, a
+# word where a number goes in the path, a body that is not an object), among them the
+# organization id past the range whose POST to the invitations was a 405 until round
+# 31 (docs/journeys.md, "Schemathesis never checked a status").
+FIVE_EXAMPLES = frozenset(
+    {
+        "POST /api/v1/organizations/{organization_id}/two-step",
+        "POST /api/v1/organizations/{organization_id}/invitations",
+        "PATCH /api/v1/users/{user_id}",
+        "POST /api/v1/users/{user_id}/forget-browsers",
+        "POST /api/v1/users/{user_id}/sign-out",
+        "PUT /api/v1/applications/{application_id}",
+        "POST /api/v1/applications/{application_id}/submit",
+        "POST /api/v1/applications/{application_id}/reconsideration",
+        "POST /api/v1/applications/{application_id}/return",
+        "POST /api/v1/applications/{application_id}/escalate",
+        "POST /api/v1/applications/{application_id}/reject",
+        "POST /api/v1/applications/{application_id}/reconsideration/deny",
+        "POST /api/v1/applications/{application_id}/notes",
+        "POST /api/v1/agreements/{agreement_id}/termination",
+        "POST /api/v1/agreements/{agreement_id}/reissue",
+        "GET /api/v1/permission-requests/{request_id}/letters/{letter_id}",
+        "POST /api/v1/permission-requests/{request_id}/notes",
+        "POST /api/v1/invoices",
+        "PATCH /api/v1/invoices/{invoice_id}",
+        "GET /api/v1/invoices/{invoice_id}/documents/{document_id}/pdf",
+        "POST /api/v1/invoices/{invoice_id}/void",
+        "POST /api/v1/invoices/{invoice_id}/link-withdrawals",
+        "POST /api/v1/invoices/{invoice_id}/mark-uncollectible",
+        "GET /api/v1/credit-notes/{credit_note_id}/documents/{document_id}/pdf",
+        "POST /api/v1/credit-notes/{credit_note_id}/refunds",
+        "GET /api/v1/organizations/{organization_id}/statement",
+        "GET /api/v1/organizations/{organization_id}/statements/sent",
+        "POST /api/v1/organizations/{organization_id}/statements/sent/{sent_id}/resend",
+        "GET /api/v1/agreements/{agreement_id}/royalty-reports/{period_start}",
+        "GET /api/v1/agreements/{agreement_id}/royalty-reports/{period_start}/template",
+    }
+)
+ALL_FIVE = 5
 # The seed the cases are drawn from. Until round 63 each caller drew them with
 # `derandomize`, whose seed is the digest of the drawing function's source; this is
 # that digest, so the cases are the very ones sent since round 31 (`_drawn`).
@@ -145,9 +187,10 @@ def _describe(error: BaseException) -> str:
 def _drawn(operation: Any) -> tuple[Any, ...]:
     """The operation's cases: valid requests, and requests that break the document
     (wrong types, missing fields, out of range), `EXAMPLES_PER_OPERATION` of either
-    drawn from `SEED` (an operation with nothing to break, `GET /api/v1/` or one
-    whose only parameter is any text, has valid ones only)."""
+    (five for `FIVE_EXAMPLES`) drawn from `SEED` (an operation with nothing to break,
+    `GET /api/v1/` or one whose only parameter is any text, has valid ones only)."""
     drawn: list[Any] = []
+    examples = ALL_FIVE if operation.label in FIVE_EXAMPLES else EXAMPLES_PER_OPERATION
 
     @given(
         case=st.one_of(
@@ -157,7 +200,7 @@ def _drawn(operation: Any) -> tuple[Any, ...]:
     )
     @seed(SEED)
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
+        max_examples=examples,
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),

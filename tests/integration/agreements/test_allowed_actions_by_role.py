@@ -82,6 +82,12 @@ class Days:
         )
 
 
+# The module runs on one worker: its records, made once a module and backend on
+# `module_connection` (4 to 5 s on SQLite in a loaded CI, 1.5 s on PostgreSQL), were
+# made again on each worker its tests were handed to (round 64's CI spread them over
+# both; round 65 groups it).
+pytestmark = pytest.mark.xdist_group("allowed_actions_by_role")
+
 APPLICATION_STEPS = (
     attempt("/submit", "submit", "resubmit", body={"attest": True}),
     attempt("/withdraw", "withdraw"),

@@ -38,6 +38,11 @@ SECOND_HALF = {"term_start": date(2027, 7, 1), "term_end": date(2027, 12, 31)}
 
 Export = Callable[..., str]
 
+# The module runs on one worker: the exports ledger its tests read, made once a module
+# and backend (`prepared_ledger`), was made again on each worker they were handed to
+# (round 65).
+pytestmark = pytest.mark.xdist_group("agreements_register")
+
 
 @pytest.fixture
 def export_csv(client: FlaskClient, billing_staff: User) -> Export:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -22,6 +23,12 @@ from tests.support import factories
 from tests.support.factories import bearer
 
 RECORDS = "/api/v1/exports/downloads"
+
+
+# The module runs on one worker: the exports ledger three of its tests read, made once
+# a module and backend (`prepared_ledger`), was made again on each worker they were
+# handed to (round 65).
+pytestmark = pytest.mark.xdist_group("export_records")
 
 
 def test_billing_staff_check_a_download_against_their_own_record(
