@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, NamedTuple
 
-import ijson
-
 from licensing import words
 from licensing.accounts.countries import COUNTRIES
 from licensing.errors import RepeatedKey
@@ -649,12 +647,21 @@ def _unsafe_json(file: IO[bytes]) -> str | None:
 _SHAPE_PREFIXES = frozenset(("", "attest", "amends", "reason", "rows"))
 
 
+def _ijson() -> Any:  # ijson ships no types
+    """ijson, imported by the first JSON report read rather than with the app (round
+    65): about a third of a megabyte in every process, most of which never reads one
+    (tests/unit/test_start_up_memory.py holds the processes' memory to a bound)."""
+    import ijson
+
+    return ijson
+
+
 def _top_level_events(file: IO[bytes]) -> Iterator[tuple[str, str, Any]]:
     """The parser's events whose prefix is one of `_SHAPE_PREFIXES`, chosen in C:
     the events of the rows' own fields (nearly all of them) never reach Python,
     where looking at each one cost more than parsing it. The whole body is still
     parsed, so invalid JSON anywhere raises as before."""
-    events, prefixes = itertools.tee(ijson.parse(file, use_float=False))
+    events, prefixes = itertools.tee(_ijson().parse(file, use_float=False))
     wanted = map(_SHAPE_PREFIXES.__contains__, map(operator.itemgetter(0), prefixes))
     return itertools.compress(events, wanted)
 
@@ -703,7 +710,7 @@ def json_submission(upload: Upload) -> Submission:
                 elif prefix == "rows" and event not in ("end_array",):
                     problems["rows"] = ["Must be a list of rows (an empty list for a nil report)."]
                     submission.rows_readable = False
-    except (ijson.JSONError, StopIteration, ValueError, ArithmeticError, RecursionError):
+    except (_ijson().JSONError, StopIteration, ValueError, ArithmeticError, RecursionError):
         # ValueError: undecodable bytes, or a number too long to convert (Python
         # refuses integers of thousands of digits).
 
@@ -781,7 +788,7 @@ def _json_rows(
     rows read through a mapping that checks each key cost an eighth of filing the
     report). Else (a colon in a string, or a key repeated) they are read again that
     way."""
-    rows = ijson.items(file, "rows.item", use_float=False)
+    rows = _ijson().items(file, "rows.item", use_float=False)
     if colons is None:
         yield from enumerate(rows, start=first)
         return
@@ -837,7 +844,7 @@ def _json_rows_keys_noted(file: IO[bytes], first: int) -> Iterator[tuple[int, An
     """The rows, numbered from `first`, each object a mapping that notes the first
     key given to it twice (`repeated_key`)."""
     file.seek(0)
-    rows = ijson.items(file, "rows.item", use_float=False, map_type=_KeysOnce)
+    rows = _ijson().items(file, "rows.item", use_float=False, map_type=_KeysOnce)
     yield from enumerate(rows, start=first)
 
 
