@@ -24,64 +24,24 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
+from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW
+from tests.integration.journeys.conftest import (
+    ASKED,
+    JPY_2027,
+    YEN_USE,
+    agreement_on_card,
+    in_two_currencies,
+    pages_read_at,
+)
 from tests.integration.pricing.conftest import example_document, flat_card
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import agreement_of
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
-JPY_2027 = flat_card("2027.JPY", "JPY", "300000")
-# A derivative work on the yen card: its revenue is a whole number of yen.
-YEN_USE = {
-    **AUTO_USE,
-    "product_name": "Yen Pad",
-    "use": "derivative_work",
-    "product_type": "software",
-    "revenue": "1000000",
-}
 # The office's day the reminder run and the dashboard are read on: 60 days before the
 # 2027 terms end, inside the renewal window.
 REMINDED = datetime(2027, 11, 1, 15, tzinfo=UTC)
-ASKED = datetime(2027, 11, 2, 17, tzinfo=UTC)
-
-
-def _agreement(vendor: Any, staff: Any, card: str, use: dict[str, Any]) -> Agreement:
-    """An active 2027 agreement for `use`, applied for naming `card`."""
-    actor = Actor.of(accounts.principal_for(vendor))
-    draft = agreements.ApplicationDraft.from_fields(
-        {
-            "term_start": date(2027, 1, 1),
-            "term_end": date(2027, 12, 31),
-            "rate_card": card,
-            "uses": [use],
-        }
-    )
-    application = agreements.create_draft(actor, draft, now=NOW)
-    application = agreements.submit(application.id, actor, policy=issuing(), attest=True, now=NOW)
-    if application.state != "approved":
-        reviewer = Actor.of(accounts.principal_for(staff))
-        agreements.start_review(application.id, reviewer, now=NOW)
-        agreements.approve(application.id, reviewer, policy=issuing(), now=NOW)
-    return accept(agreement_of(application), vendor, now=NOW)
-
-
-def _in_two_currencies(vendor: Any, staff: Any) -> tuple[Agreement, Agreement]:
-    """The vendor's agreements for 2027: one on 2027.1 (USD), one on 2027.JPY."""
-    ratecards.import_card(JPY_2027, published_by="tests")
-    usd = _agreement(vendor, staff, "2027.1", DEVELOPMENT_USE)
-    jpy = _agreement(vendor, staff, "2027.JPY", YEN_USE)
-    assert (usd.currency, jpy.currency) == ("USD", "JPY")
-    db.session().commit()
-    return usd, jpy
-
-
-def _pages(client: FlaskClient, user: Any, signed_in: Any, when: datetime, *urls: str) -> list[str]:
-    """The pages at `urls` in words, read by `user` signed in at `when` (a session
-    signed in at the test's real time has expired by then)."""
-    with time_machine.travel(when, tick=False):
-        signed_in(client, user)
-        return [text_of(client.get(url)) for url in urls]
 
 
 def _ending_emails(number: str) -> list[str]:
@@ -96,7 +56,7 @@ def test_the_ending_reminder_says_the_currency_each_agreement_renews_in(
     vendor: Any, licensing_staff: Any, example_card: str
 ) -> None:
     # Both emails read "priced on the rate card in effect then", word for word.
-    usd, jpy = _in_two_currencies(vendor, licensing_staff)
+    usd, jpy = in_two_currencies(vendor, licensing_staff)
 
     agreements.expire(now=REMINDED)
 
@@ -113,9 +73,9 @@ def test_the_ending_reminder_says_the_currency_each_agreement_renews_in(
 def test_the_dashboard_and_the_agreement_page_say_the_currency_a_renewal_is_priced_in(
     client: FlaskClient, vendor: Any, licensing_staff: Any, signed_in: Any, example_card: str
 ) -> None:
-    usd, jpy = _in_two_currencies(vendor, licensing_staff)
+    usd, jpy = in_two_currencies(vendor, licensing_staff)
 
-    (dashboard,) = _pages(client, vendor, signed_in, ASKED, "/portal/")
+    (dashboard,) = pages_read_at(client, vendor, signed_in, ASKED, "/portal/")
     for agreement, currency in ((usd, "USD"), (jpy, "JPY")):
         assert (
             f"Agreement {agreement.number} ends on December 31, 2027: renew it to stay licensed "
@@ -126,7 +86,7 @@ def test_the_dashboard_and_the_agreement_page_say_the_currency_a_renewal_is_pric
 
     # Once expired unrenewed, the Renewal panel and the dashboard say it too.
     agreements.expire(now=datetime(2028, 1, 2, 15, tzinfo=UTC))
-    page, dashboard = _pages(
+    page, dashboard = pages_read_at(
         client,
         vendor,
         signed_in,
@@ -150,7 +110,7 @@ def test_a_renewal_draft_records_and_answers_its_agreements_currency(
 ) -> None:
     # The draft answered `currency: null` until submitted and read its yen revenue with
     # USD's digits ("1000000.00"); its page named no currency where no JPY card priced it.
-    usd, jpy = _in_two_currencies(vendor, licensing_staff)
+    usd, jpy = in_two_currencies(vendor, licensing_staff)
 
     with time_machine.travel(ASKED, tick=False):
         drawn = client.post(f"/api/v1/agreements/{jpy.id}/renewal", headers=bearer(vendor))
@@ -161,7 +121,7 @@ def test_a_renewal_draft_records_and_answers_its_agreements_currency(
     assert renewal is not None
     assert renewal.currency == "JPY"  # the record says it, not only the answer
 
-    (page,) = _pages(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
+    (page,) = pages_read_at(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
     # No JPY card is published for 2028: staff price it by hand, in yen.
     assert f"in JPY, the currency of {jpy.number}" in page
     assert "revenue 1,000,000 JPY" in page
@@ -198,13 +158,13 @@ def test_a_renewals_change_in_price_says_its_currency_in_the_sentence(
 ) -> None:
     # "On rate card 2028.JPY this renewal is 330,000 JPY: 30,000 more than ...": the
     # difference alone went without its currency.
-    _usd, jpy = _in_two_currencies(vendor, licensing_staff)
+    _usd, jpy = in_two_currencies(vendor, licensing_staff)
     ratecards.import_card(flat_card("2028.JPY", "JPY", "330000", year=2028), published_by="t")
     db.session().commit()
     actor = Actor.of(accounts.principal_for(vendor))
     renewal = agreements.start_renewal(jpy.id, actor, now=ASKED)
 
-    (page,) = _pages(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
+    (page,) = pages_read_at(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
     assert (
         f"On rate card 2028.JPY this renewal is 330,000 JPY: 30,000 JPY more than {jpy.number} "
         "on rate card 2027.JPY (300,000 JPY)."
@@ -272,7 +232,7 @@ def test_a_reissue_is_on_the_correction_in_its_currency_with_a_yen_card_of_the_s
 ) -> None:
     # Held since round 62 (`Catalogue.correction` and `reissue._correction` take the
     # agreement's currency); a tie on the day, in either order, changes nothing.
-    old = _agreement(vendor, licensing_staff, "2027.1", DEVELOPMENT_USE)
+    old = agreement_on_card(vendor, licensing_staff, "2027.1", DEVELOPMENT_USE)
     pending = _issued(vendor, licensing_staff)
     _correction_and_yen_card_on_one_day(yen_first)
 

@@ -30,12 +30,12 @@ from licensing.agreements import services as agreements
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
-from tests.integration.journeys.test_currency64_renewals_say_currency import (
+from tests.integration.journeys.conftest import (
     ASKED,
     JPY_2027,
     YEN_USE,
-    _in_two_currencies,
-    _pages,
+    in_two_currencies,
+    pages_read_at,
 )
 from tests.integration.pricing.conftest import card_document, example_document, flat_card
 from tests.support.agreements import make_active_agreement
@@ -156,14 +156,14 @@ def test_a_renewal_priced_by_hand_names_the_card_in_its_currency_or_says_there_i
 ) -> None:
     # Before: "Rate card 2027.JPY (the card in effect on the start date)": the renewed
     # agreement's card, in effect on no day of the renewal's term, while 2028.1 (USD) is.
-    _usd, jpy = _in_two_currencies(vendor, licensing_staff)
+    _usd, jpy = in_two_currencies(vendor, licensing_staff)
     ratecards.import_card(USD_2028, published_by="tests")
     db.session().commit()
     renewal = agreements.start_renewal(jpy.id, _actor(vendor), now=ASKED)
     agreements.submit(renewal.id, _actor(vendor), policy=issuing(), attest=True, now=ASKED)
     db.session().commit()
 
-    (page,) = _pages(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
+    (page,) = pages_read_at(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
     assert (
         f"Rate card none in JPY, the currency of {jpy.number}, is in effect on the start date "
         f"yet: licensing staff price it by hand ({jpy.number} was priced on 2027.JPY)"
@@ -173,7 +173,7 @@ def test_a_renewal_priced_by_hand_names_the_card_in_its_currency_or_says_there_i
     # A yen card published since is named: staff may still price it by hand.
     ratecards.import_card(JPY_2028, published_by="tests")
     db.session().commit()
-    (page,) = _pages(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
+    (page,) = pages_read_at(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
     assert (
         f"Rate card 2028.JPY (the card in effect on the start date in JPY, the currency of "
         f"{jpy.number}, published since this renewal was priced: licensing staff price it by "
@@ -240,7 +240,7 @@ def test_a_licensee_in_two_currencies_is_told_the_card_in_effect_in_each(
 ) -> None:
     # Before: "Rate card 2028.1 (the card in effect on the start date, submitted today)"
     # and nothing of the yen its other agreement is in, where no yen card is published.
-    _in_two_currencies(vendor, licensing_staff)
+    in_two_currencies(vendor, licensing_staff)
     ratecards.import_card(USD_2028, published_by="tests")
     db.session().commit()
     fields = {"term_start": "2028-01-01", "term_end": "2028-12-31", "uses": [YEN_USE]}
@@ -249,7 +249,7 @@ def test_a_licensee_in_two_currencies_is_told_the_card_in_effect_in_each(
     assert saved.status_code == 201, saved.get_json()
     url = f"/portal/applications/{saved.get_json()['id']}"
 
-    (page,) = _pages(client, vendor, signed_in, ASKED, url)
+    (page,) = pages_read_at(client, vendor, signed_in, ASKED, url)
     assert (
         "Rate card 2028.1 (the card in effect on the start date, in USD, of the cards in effect "
         "the one published last, submitted today)"
@@ -262,7 +262,7 @@ def test_a_licensee_in_two_currencies_is_told_the_card_in_effect_in_each(
 
     ratecards.import_card(JPY_2028, published_by="tests")
     db.session().commit()
-    (page,) = _pages(client, vendor, signed_in, ASKED, url)
+    (page,) = pages_read_at(client, vendor, signed_in, ASKED, url)
     assert "in JPY, rate card 2028.JPY is in effect; in USD, rate card 2028.1 is in effect." in (
         page
     )
@@ -275,7 +275,7 @@ def test_a_renewal_naming_a_card_in_another_currency_works_out_no_difference_acr
 ) -> None:
     # Before: "On rate card 2028.1 this renewal is 120,000.00 USD: 180,000.00 USD less than
     # CPT-... on rate card 2027.JPY (300,000.00 USD)": yen read as dollars.
-    _usd, jpy = _in_two_currencies(vendor, licensing_staff)
+    _usd, jpy = in_two_currencies(vendor, licensing_staff)
     ratecards.import_card(USD_2028, published_by="tests")
     db.session().commit()
     renewal = agreements.start_renewal(jpy.id, _actor(vendor), now=ASKED)
@@ -294,7 +294,7 @@ def test_a_renewal_naming_a_card_in_another_currency_works_out_no_difference_acr
     )
     db.session().commit()
 
-    (page,) = _pages(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
+    (page,) = pages_read_at(client, vendor, signed_in, ASKED, f"/portal/applications/{renewal.id}")
     assert (
         "On rate card 2028.1 this renewal is 120,000.00 USD, where "
         f"{jpy.number} is 300,000 JPY on rate card 2027.JPY: the currency changed, so no "
