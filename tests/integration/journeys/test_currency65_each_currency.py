@@ -10,10 +10,8 @@ told the card in effect in each."""
 
 from __future__ import annotations
 
-import html
 import io
 import json
-import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,25 +35,18 @@ from tests.integration.journeys.conftest import (
     in_two_currencies,
     pages_read_at,
 )
-from tests.integration.pricing.conftest import card_document, example_document, flat_card
+from tests.integration.pricing.conftest import (
+    card_document,
+    corrected_example,
+    flat_card,
+)
 from tests.support.agreements import make_active_agreement
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 from tests.support.settings import issuing
 
 USD_2028 = card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
 JPY_2028 = flat_card("2028.JPY", "JPY", "330000", year=2028)
-
-
-def _words(page: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
-
-
-def _correction() -> dict[str, Any]:
-    """2027.2 (USD): 2027.1 for the same days, its development fee 2,750.00."""
-    document = example_document()
-    document["version"] = "2027.2"
-    document["rules"][2]["model"]["amount"] = "2750.00"
-    return document
 
 
 def _actor(user: Any) -> Actor:
@@ -69,7 +60,7 @@ def test_a_yen_card_published_after_a_usd_correction_replaces_nothing_and_is_nam
     # applications and renewals naming no card are priced on 2027.JPY from now on.",
     # and `replaces` listed 2027.2, though renewals and USD licensees stay on it.
     make_active_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
-    ratecards.import_card(_correction(), published_by="tests")
+    ratecards.import_card(corrected_example(), published_by="tests")
     db.session().commit()
     told = len(db.session().scalars(select(OutboxMessage)).all())
 
@@ -111,7 +102,7 @@ def test_the_check_page_names_a_card_in_another_currency_alongside_not_as_days_t
         data={"card": (_file(JPY_2027), "card.json"), "action": "check"},
         content_type="multipart/form-data",
     )
-    words = _words(page.get_data(as_text=True))
+    words = text_of(page)
     assert "would then price only quotes that name it" not in words
     assert (
         "Published alongside 2027.1 (USD), which it corrects in nothing: 2027.1 goes on pricing "
@@ -130,7 +121,7 @@ def test_a_usd_correction_published_after_the_yen_card_replaces_the_usd_card_it_
     ratecards.import_card(JPY_2027, published_by="tests")
     db.session().commit()
     path = tmp_path / "card.json"
-    path.write_text(json.dumps(_correction()))
+    path.write_text(json.dumps(corrected_example()))
 
     imported = app.test_cli_runner().invoke(args=["ratecards", "import", str(path)])
 
@@ -213,7 +204,7 @@ def test_the_resubmission_says_its_difference_with_its_currency_and_none_across_
         agreements.submit(application.id, applicant, policy=issuing(), attest=True, now=later)
         db.session().commit()
         signed_in(client, licensing_staff)
-        return _words(client.get(f"/console/applications/{application.id}").get_data(True))
+        return text_of(client.get(f"/console/applications/{application.id}"))
 
     page = resubmitted(None, "90000.00", day=0)
     assert (

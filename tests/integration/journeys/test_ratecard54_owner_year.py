@@ -21,7 +21,7 @@ from licensing.agreements import services as agreements
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services
 from tests.integration.agreements.conftest import AUTO_USE, draft
-from tests.integration.pricing.conftest import example_document
+from tests.integration.pricing.conftest import corrected_example
 from tests.support.agreements import make_active_agreement
 from tests.support.settings import issuing
 
@@ -36,14 +36,6 @@ def _words(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
-def _correction() -> dict[str, Any]:
-    """2027.2: 2027.1 for the same days, its development fee corrected."""
-    document = example_document()
-    document["version"] = "2027.2"
-    document["rules"][2]["model"]["amount"] = "2750.00"
-    return document
-
-
 def test_a_corrected_cards_page_says_it_was_replaced_and_lists_what_it_priced(
     client: FlaskClient,
     signed_in: Any,
@@ -55,7 +47,7 @@ def test_a_corrected_cards_page_says_it_was_replaced_and_lists_what_it_priced(
     waiting = apply(vendor, STAFF_USE)
     assert waiting.state == "submitted"
     agreement = make_active_agreement(vendor, licensing_staff, AUTO_USE)
-    services.import_card(_correction(), published_by="tests")
+    services.import_card(corrected_example(), published_by="tests")
 
     signed_in(client, admin)
     words = _words(client.get("/console/rate-cards/2027.1").get_data(as_text=True))
@@ -94,7 +86,10 @@ def test_checking_a_correction_says_what_the_card_it_replaces_priced_keeps_its_p
     checked = client.post(
         "/console/rate-cards/",
         data={
-            "card": (io.BytesIO(json.dumps(_correction(), default=str).encode()), "card.json"),
+            "card": (
+                io.BytesIO(json.dumps(corrected_example(), default=str).encode()),
+                "card.json",
+            ),
             "action": "check",
         },
         content_type="multipart/form-data",
@@ -106,7 +101,7 @@ def test_checking_a_correction_says_what_the_card_it_replaces_priced_keeps_its_p
         "issued, royalty reports priced on 2027.1): what 2027.1 priced"
     ) in words
     assert 'href="/console/rate-cards/2027.1#priced"' in checked
-    assert services.import_card(_correction(), published_by="tests").created
+    assert services.import_card(corrected_example(), published_by="tests").created
     assert agreement.rate_card == "2027.1"
 
 

@@ -95,3 +95,12 @@ def use(**fields: Any) -> dict[str, Any]:
 def example_card(app: Flask) -> str:
     """The contract's example card (2027.1), published."""
     return services.import_card(example_document(), published_by="tests").version
+
+
+def corrected_example() -> dict[str, Any]:
+    """2027.2 (USD): the example card 2027.1 for the same days, its development fee
+    corrected to 2,750.00 (the correction journeys of rounds 54 and 65)."""
+    document = example_document()
+    document["version"] = "2027.2"
+    document["rules"][2]["model"]["amount"] = "2750.00"
+    return document
