@@ -679,18 +679,10 @@ def test_a_nul_in_an_unknown_payment_intents_looked_at_note_is_the_form_with_not
 ) -> None:
     """Round 61 (payments61): the note a PaymentIntent Stripe does not know is marked
     looked at with."""
-    from licensing.audit import services as audit
     from licensing.audit.models import AuditEvent
-    from licensing.billing.models import UNKNOWN_INTENT_ACTION, UNKNOWN_INTENT_LOOKED_AT_ACTION
+    from licensing.billing.models import UNKNOWN_INTENT_LOOKED_AT_ACTION
 
-    audit.record_event(
-        db.session(),
-        UNKNOWN_INTENT_ACTION,
-        "pi_another_accounts",
-        after={"stripe_payment_intent_id": "pi_another_accounts", "why": "No such"},
-        actor=None,
-    )
-    db.session().commit()
+    _reported_unknown("pi_another_accounts")
     signed_in(client, billing_staff)
     response = client.post(
         "/console/stripe-events/unknown-intents/pi_another_accounts/looked-at",
@@ -706,18 +698,10 @@ def test_a_nul_in_the_reason_reports_are_withdrawn_for_is_the_form_with_nothing_
 ) -> None:
     """Round 65 (ops65): the reason the reports of PaymentIntents Stripe did not know are
     withdrawn with, for the jobs to ask Stripe again."""
-    from licensing.audit import services as audit
     from licensing.audit.models import AuditEvent
-    from licensing.billing.models import UNKNOWN_INTENT_ACTION, UNKNOWN_INTENT_WITHDRAWN_ACTION
+    from licensing.billing.models import UNKNOWN_INTENT_WITHDRAWN_ACTION
 
-    audit.record_event(
-        db.session(),
-        UNKNOWN_INTENT_ACTION,
-        "pi_another_accounts",
-        after={"stripe_payment_intent_id": "pi_another_accounts", "why": "No such"},
-        actor=None,
-    )
-    db.session().commit()
+    _reported_unknown("pi_another_accounts")
     signed_in(client, billing_staff)
     response = client.post(
         "/console/stripe-events/unknown-intents/withdraw",
@@ -726,3 +710,18 @@ def test_a_nul_in_the_reason_reports_are_withdrawn_for_is_the_form_with_nothing_
     _assert_form_again(response, "mended")
     withdrawn = select(func.count()).where(AuditEvent.action == UNKNOWN_INTENT_WITHDRAWN_ACTION)
     assert db.session().scalar(withdrawn) == 0
+
+
+def _reported_unknown(intent: str) -> None:
+    """A job's report that Stripe does not know the PaymentIntent `intent` (round 61)."""
+    from licensing.audit import services as audit
+    from licensing.billing.models import UNKNOWN_INTENT_ACTION
+
+    audit.record_event(
+        db.session(),
+        UNKNOWN_INTENT_ACTION,
+        intent,
+        after={"stripe_payment_intent_id": intent, "why": "No such"},
+        actor=None,
+    )
+    db.session().commit()
