@@ -236,8 +236,9 @@ def at_most_characters(limit: int, *, in_all: bool = False) -> str:
 
 
 def counted(count: int, noun: str) -> str:
-    """`1 application`, `3 applications`."""
-    return f"{count} {noun}{'s' if count != 1 else ''}"
+    """`1 application`, `3 applications`, `1,000 reports` (grouped, as the pages' and
+    the exports' other counts are)."""
+    return f"{count:,} {noun}{'s' if count != 1 else ''}"
 
 
 # A line break or another control character, with the spaces beside it: what a text

@@ -315,3 +315,12 @@ def test_a_name_is_put_on_one_line_and_one_without_a_break_is_left_as_it_is() ->
     assert on_one_line("Cedar\u2028Ridge\tCollege\x85") == "Cedar Ridge College"
     assert on_one_line("  Two  spaces kept ") == "  Two  spaces kept "
     assert on_one_line(None) == ""
+
+
+def test_a_count_in_a_sentence_is_grouped_as_the_pages_other_figures_are() -> None:
+    # Round 66: "Withdrawn: 1000 reports" beside "1,000.00 USD" on one page.
+    assert words.counted(1, "report") == "1 report"
+    assert words.counted(0, "report") == "0 reports"
+    assert words.counted(999, "day") == "999 days"
+    assert words.counted(1000, "report") == "1,000 reports"
+    assert words.counted(1_234_567, "more invoice") == "1,234,567 more invoices"
