@@ -46,6 +46,7 @@ from licensing.billing.models import (
     UNKNOWN_INTENT_LOOKED_AT_ACTION,
     UNKNOWN_INTENT_RECORD,
     UNKNOWN_INTENT_WITHDRAWN_ACTION,
+    Payment,
 )
 from licensing.billing.queries import followed_by, open_report
 from licensing.billing.services._common import (
@@ -109,10 +110,17 @@ def report_unknown(intent_id: str, *, payment_id: int, why: str, job: str, now: 
     """Report, once, that Stripe does not know `intent_id` (the PaymentIntent of the card
     payment `payment_id`; `why`, Stripe's words; `job`, the command that asked), in a
     unit of work of its own, run again alone after a deadlock: True when this call
-    reported it, False when it was reported already."""
+    reported it, False when it was reported already.
+
+    The payment is locked first (FOR NO KEY UPDATE: its record, which the step starts
+    from), so two hosts meeting the same refusal at once take turns and the second
+    reads the first's report (round 66: both read none and wrote two)."""
 
     def report() -> bool:
         with db.transaction() as session:
+            session.execute(
+                select(Payment.id).where(Payment.id == payment_id).with_for_update(key_share=True)
+            )
             if is_reported(session, intent_id):
                 return False
             audit.record_event(

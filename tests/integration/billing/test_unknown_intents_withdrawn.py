@@ -41,10 +41,12 @@ from licensing.billing.services import unknown_intents
 from licensing.billing.states import PENDING, SUCCEEDED
 from licensing.db import utcnow
 from tests.support import settings
+from tests.support.concurrent_steps import held_until, run_at_once
 from tests.support.console_lists import words
 from tests.support.hosts import run_as_hosts
 from tests.support.servers import LocalStripe, ServerUnavailable
 
+from .lock_support import card_paid
 from .stripe_support import (
     STRIPE_EVENTS,
     CountingIntents,
@@ -311,3 +313,33 @@ def test_two_hosts_withdrawing_at_once_withdraw_each_report_once(committed_app: 
         withdrawn = [event.entity_id for event in _events(UNKNOWN_INTENT_WITHDRAWN_ACTION)]
         assert sorted(withdrawn) == intents
         assert not any(unknown_intents.is_reported(db.session(), intent) for intent in intents)
+
+
+def test_two_hosts_meeting_the_same_refusal_at_once_report_it_once(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 66: `payments reconcile` on one host and `payments fill-charge-ids` on
+    another meet Stripe's refusal of the same PaymentIntent at once. Each read that no
+    report was written and wrote one (round 65's "Left"): two reports of one
+    PaymentIntent. The first host is held once it has read; the second now waits for
+    the payment's lock and then reads the first's report."""
+    _organization, _invoice, payment_id = card_paid(committed_app, pending=True)
+    holds = held_until(
+        monkeypatch,
+        (unknown_intents, "is_reported"),
+        (unknown_intents.audit, "record_event"),
+    )
+
+    def report(job: str) -> Callable[[], bool]:
+        return lambda: unknown_intents.report_unknown(
+            "pi_met_twice", payment_id=payment_id, why="No such", job=job, now=utcnow()
+        )
+
+    said = run_at_once(
+        committed_app, report("payments reconcile"), report("payments fill-charge-ids"), holds
+    )
+
+    assert said == {"first": True, "second": False}
+    with committed_app.app_context():
+        (reported,) = _events(UNKNOWN_INTENT_ACTION)
+        assert reported.after_data["job"] == "payments reconcile"
