@@ -44,11 +44,8 @@ COLUMNS = (
     Column("state", TEXT, one_of(AGREEMENT_STATES)),
     Column("term_start", DATE, "First day of the term."),
     Column("term_end", DATE, "Last day of the term."),
-    Column(
-        "rate_card",
-        TEXT,
-        "The rate card version that priced it; empty where none did (`priced`: by_hand).",
-    ),
+    # Round 66: empty for an agreement no card priced (`priced`: by_hand), as it says.
+    Column("rate_card", TEXT, "The rate card version that priced it."),
     CURRENCY,
     Column("term_fees", MONEY, "The approved quote's total for the term."),
     Column(
