@@ -1563,6 +1563,9 @@ def _console_page(
         ),
         application=application,
         submitted=quoted,
+        # Round 66: a renewal priced by hand, whose quote names the renewed agreement's
+        # card, captioned "on no rate card" as the vendor's page and the agreement's are.
+        by_hand=_priced_by_hand(session, application, quoted),
         versions=versions,
         # A renewal's latest price against its agreement's, and why (round 42).
         renewal_change=renewal_change(session, application, versions[-1][1] if versions else None),

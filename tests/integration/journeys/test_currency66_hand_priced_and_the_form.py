@@ -116,15 +116,23 @@ def test_an_agreement_priced_by_hand_says_no_card_priced_it_and_none_in_its_curr
     assert renewed is not None
     assert agreement.rate_card == "2027.JPY"  # the row as issued: its quote's card
 
-    vendor_page, console_page = pages_read_at(
+    vendor_page, console_page, review_page = pages_read_at(
         client,
         vendor,
         signed_in,
         ISSUED,
         f"/portal/agreements/{agreement.id}",
     ) + pages_read_at(
-        client, licensing_staff, signed_in, ISSUED, f"/console/agreements/{agreement.id}"
+        client,
+        licensing_staff,
+        signed_in,
+        ISSUED,
+        f"/console/agreements/{agreement.id}",
+        f"/console/applications/{agreement.application_id}",
     )
+    # Staff's page of the renewal: each quote version, captioned as Schedule A is.
+    assert "· priced by hand by licensing staff, on no rate card ·" in review_page
+    assert "· rate card 2027.JPY ·" not in review_page
     said = (
         "Rate card none: licensing staff priced it by hand, no rate card in JPY being in "
         f"effect on its start date when it was issued ({renewed.number}, which it renews, "
