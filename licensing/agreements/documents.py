@@ -93,6 +93,10 @@ class AgreementDocument:
     # days the working's proration counts ("x 122/365 (prorated)"); empty for a term
     # of the whole period, so those agreements are drawn as before.
     proration_note: str = ""
+    # Round 66: an agreement no rate card priced (a renewal staff priced by hand) says so
+    # in place of "Royalties are computed with rate card ..." (`hand_priced.HandPriced`);
+    # empty for every other, drawn as before.
+    priced_by_hand: str = ""
 
     @property
     def proration_warnings(self) -> tuple[str, ...]:
@@ -151,8 +155,8 @@ def _parties(doc: AgreementDocument) -> list[Flowable]:
         ),
         Spacer(1, 6),
         pdf.para(
-            f"Term: {days_text(doc.term_start, doc.term_end)} (both days "
-            f"included). Royalties are computed with rate card {doc.rate_card}."
+            f"Term: {days_text(doc.term_start, doc.term_end)} (both days included). "
+            + (doc.priced_by_hand or f"Royalties are computed with rate card {doc.rate_card}.")
             + (f" {doc.proration_note}" if doc.proration_note else ""),
         ),
         # A term the Licensor changed at approval is stated with the term it changes.

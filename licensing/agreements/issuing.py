@@ -381,7 +381,10 @@ def build_document(
     late_fee_percent: Decimal,
     renewal_of: str | None,
     long_card_days: int,
+    priced_by_hand: str = "",
 ) -> AgreementDocument:
+    """`priced_by_hand`: what an agreement no card priced says in place of its card
+    (`hand_priced.HandPriced.document`), empty for any other."""
     quote = Quote.from_snapshot(version.snapshot)
     stored = ratecard_queries.get(session, quote.rate_card)
     card = ratecard_queries.domain_card(stored)
@@ -482,6 +485,7 @@ def build_document(
         notes=term_notes,
         long_card_note=long_card_note(card, long_card_days),
         proration_note=proration_note(card, quote, version.term_start, version.term_end),
+        priced_by_hand=priced_by_hand,
     )
 
 

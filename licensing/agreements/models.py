@@ -394,6 +394,23 @@ class CorrectionNotice(Base):
     told_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class HandPricedAgreement(Base):
+    """An agreement no rate card priced (round 66, currency66): a renewal licensing staff
+    priced by hand, no card in its currency having been in effect on its first day when
+    it was priced. Its quote names the renewed agreement's card (round 62: the rules the
+    licensee has paid under, by the pricing contract's snapshot), and so does the
+    agreement's `rate_card`, which the royalty and correction code read; this row is what
+    the agreement says instead: no card priced it, and `in_effect`, the card in effect in
+    its currency on its first day when it was issued (None: none was). One row, written
+    with the agreement at issue and never changed (agreements_0014); an agreement issued
+    before has none, and `agreements.hand_priced` works the card out as of its issue."""
+
+    __tablename__ = "hand_priced_agreements"
+
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), primary_key=True)
+    in_effect: Mapped[str | None] = mapped_column(String(64))
+
+
 class AgreementNumberSequence(Base):
     """The last agreement number issued in each year (locked while allocating)."""
 
@@ -530,6 +547,13 @@ for _model in (QuoteVersion, Acceptance):
     refuse_changes(
         _model, ImmutableRecordChanged, lambda row: f"{type(row).__name__} {row.id} is written once"
     )
+
+
+refuse_changes(
+    HandPricedAgreement,
+    ImmutableRecordChanged,
+    lambda row: f"agreement {row.agreement_id}'s card in effect, priced by hand, is written once",
+)
 
 
 @event.listens_for(Agreement, "before_update")

@@ -30,7 +30,15 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
-from licensing.agreements import forms, issuing, queries, reported_usage, services, step_checks
+from licensing.agreements import (
+    forms,
+    hand_priced,
+    issuing,
+    queries,
+    reported_usage,
+    services,
+    step_checks,
+)
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import (
     CONTACT_WAYS,
@@ -219,6 +227,7 @@ def _form_page(
         known = asked.currency if asked is not None else None
     else:
         known = queries.licensee_currency(session, current_actor().organization_id)
+        asked = queries.AskedCurrency(known, "licensee") if known is not None else None
     currency = ratecard_queries.card_currency(
         session, form.rate_card.data or None, form.term_start.data, known
     )
@@ -236,11 +245,109 @@ def _form_page(
         units=units,
         max_uses=MAX_USES,
         cards=ratecard_queries.choice_labels(stored),
+        # Round 66: "The card in effect on the start date", in which currency.
+        in_effect=_in_effect_option(session, form.term_start.data, asked, application),
         choices={
             name: [(choice.value, choice.label) for choice in row[name].iter_choices()]
             for name in ("use", "product_type", "user_type", "delivery")
         },
     ), status
+
+
+@dataclass(frozen=True)
+class InEffectOption:
+    """The application form's *Rate card* option naming no card, where cards in several
+    currencies are published (round 66, currency66: "The card in effect on the start date"
+    named no currency): its words for the start date the form shows (`label`, and the
+    field's hint, `hint`), and what `static/js/rate-card-option.js` needs to say them
+    again for another start date typed (`cards`, every card in the order the card in
+    effect is chosen by, the last wins; `currency` known and `why`)."""
+
+    label: str
+    hint: str
+    cards: list[dict[str, str]]
+    currency: str | None
+    why: str
+
+
+def _in_effect_option(
+    session: Any,
+    start: date | None,
+    asked: queries.AskedCurrency | None,
+    application: Application | None,
+) -> InEffectOption | None:
+    """`InEffectOption` for the form; None where every published card is in one currency
+    (the option's words stay as they were: there is no other currency to mean)."""
+    cards = ratecard_queries.catalogue(session)
+    if len({entry.currency for entry in cards.entries}) < 2:
+        return None
+    ordered = sorted(cards.entries, key=lambda e: (e.card.effective_from, e.published_at, e.id))
+    renewed = application.renewal_of.number if application and application.renewal_of else ""
+    why = asked.words(renewed) if asked is not None else ""
+    currency = asked.currency if asked is not None else None
+    label, hint = in_effect_words(cards, start, currency, why)
+    return InEffectOption(
+        label,
+        hint,
+        [
+            {
+                "version": e.version,
+                "currency": e.currency,
+                "from": e.effective_from.isoformat(),
+                "to": e.effective_to.isoformat(),
+            }
+            for e in ordered
+        ],
+        currency,
+        why,
+    )
+
+
+def in_effect_words(
+    cards: ratecard_queries.Catalogue, start: date | None, currency: str | None, why: str
+) -> tuple[str, str]:
+    """The option's label and the field's hint for a term starting `start` (None: not
+    typed yet), priced in `currency` (None: not known, the contract's rule) because `why`.
+    `static/js/rate-card-option.js` says the same words: change both."""
+    if currency is not None:
+        label = f"The card in effect on the start date, in {currency}"
+        hint = f"Naming no card, this application is priced in {currency}, {why}"
+        if start is None:
+            return label, f"{hint}: on the card in effect in {currency} on the start date."
+        found = cards.in_effect(start, currency)
+        day = calendar.day_text(start)
+        if found is None:
+            return (
+                f"{label} (none yet for {day})",
+                f"{hint}: no rate card in {currency} is in effect on {day} yet.",
+            )
+        return (
+            f"{label} ({found.version} for {day})",
+            f"{hint}: on {day}, rate card {found.version} is in effect in {currency}.",
+        )
+    label = "The card in effect on the start date, in any currency the one published last"
+    hint = (
+        "Naming no card, this application is priced on the card in effect on the start date "
+        "published last, whatever its currency"
+    )
+    if start is None:
+        return label, f"{hint}: choose a card to be priced in its currency."
+    found = cards.in_effect(start)
+    day = calendar.day_text(start)
+    if found is None:
+        return f"{label} (none for {day})", f"{hint}: no rate card is in effect on {day}."
+    others = [f"{card.version} ({card.currency})" for card in cards.others_in_effect(start)]
+    one = len(others) == 1
+    also = (
+        f" {' and '.join(others)} {'is' if one else 'are'} in effect too: "
+        f"choose {'it' if one else 'one'} to be priced in its currency."
+        if others
+        else ""
+    )
+    return (
+        f"{label} ({found.version}, in {found.currency}, for {day})",
+        f"{hint}: on {day}, rate card {found.version}, in {found.currency}.{also}",
+    )
 
 
 def _save(application: Application | None) -> Page:
@@ -790,6 +897,9 @@ def _agreement_page(
         usage_based=any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)),
         # A license of past use only, said before it is accepted as after (round 50).
         past_term=services.past_term(agreement, today),
+        # Round 66: no card priced it (a renewal staff priced by hand): what it says
+        # instead of the renewed agreement's card its quote names.
+        by_hand=hand_priced.of_agreement(session, agreement, ratecard_queries.catalogue(session)),
         # Where a renewal drawn today starts (`renewal.renewal_starts`): the day after
         # the term, or today for one past it; the days between, which neither licenses.
         renewal_from=renewal_starts(agreement, today),
@@ -1453,6 +1563,9 @@ def _console_page(
         ),
         application=application,
         submitted=quoted,
+        # Round 66: a renewal priced by hand, whose quote names the renewed agreement's
+        # card, captioned "on no rate card" as the vendor's page and the agreement's are.
+        by_hand=_priced_by_hand(session, application, quoted),
         versions=versions,
         # A renewal's latest price against its agreement's, and why (round 42).
         renewal_change=renewal_change(session, application, versions[-1][1] if versions else None),

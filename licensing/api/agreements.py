@@ -15,7 +15,8 @@ from flask import Response, request
 
 from licensing import access, calendar, db
 from licensing.actors import current_actor
-from licensing.agreements import queries, services, step_checks
+from licensing.agreements import hand_priced, queries, services, step_checks
+from licensing.agreements.hand_priced import HandPriced
 from licensing.agreements.models import (
     REASON_MAX,
     REASON_REQUIRED,
@@ -166,7 +167,35 @@ class AgreementSchema(ApiSchema):
     allowed_actions = allowed_actions_field()
     term_start = Day()
     term_end = Day()
-    rate_card = ma.fields.String()
+    rate_card = documented(
+        "_rate_card",
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "The rate card that priced it; null where none did (round 66): "
+            "a renewal licensing staff priced by hand, no card in its currency being in "
+            "effect on its first day (`priced_by_hand`), whose quote names the renewed "
+            "agreement's card",
+        },
+    )
+    priced_by_hand = documented(
+        "_priced_by_hand",
+        {
+            "type": "boolean",
+            "description": "Whether licensing staff priced it by hand, on no rate card "
+            "(round 66; `rate_card` is null then)",
+        },
+    )
+    rate_card_in_effect = documented(
+        "_rate_card_in_effect",
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "Priced by hand: the card in effect in its currency on its first "
+            "day when it was issued, published after it was priced; null where none was, "
+            "and for an agreement a card priced (round 66)",
+        },
+    )
     currency = ma.fields.String()
     total = MoneyString(
         metadata={"description": "The term's total as estimated from the application"}
@@ -286,6 +315,16 @@ class AgreementSchema(ApiSchema):
     def _allowed(self, agreement: Agreement) -> list[str]:
         return agreement_steps(agreement)
 
+    def _rate_card(self, agreement: Agreement) -> str | None:
+        return None if _by_hand(agreement) else agreement.rate_card
+
+    def _priced_by_hand(self, agreement: Agreement) -> bool:
+        return _by_hand(agreement) is not None
+
+    def _rate_card_in_effect(self, agreement: Agreement) -> str | None:
+        found = _by_hand(agreement)
+        return found.in_effect if found is not None else None
+
     def _renewal_of(self, agreement: Agreement) -> str | None:
         return agreement.renewal_of.number if agreement.renewal_of else None
 
@@ -317,6 +356,19 @@ def _catalogue() -> Catalogue:
         found = request.environ[CATALOGUE] = ratecard_queries.catalogue(db.session())
     assert isinstance(found, Catalogue)
     return found
+
+
+# Where a request keeps what its agreements priced by hand say (`_by_hand`).
+BY_HAND = "licensing.agreements_by_hand"
+
+
+def _by_hand(agreement: Agreement) -> HandPriced | None:
+    """`hand_priced.of_agreement`, once an agreement a request: three fields read it, and
+    only an agreement whose card does not hold its first day asks the database."""
+    found: dict[int, HandPriced | None] = request.environ.setdefault(BY_HAND, {})
+    if agreement.id not in found:
+        found[agreement.id] = hand_priced.of_agreement(db.session(), agreement, _catalogue())
+    return found[agreement.id]
 
 
 # Where a request keeps its `services.reissue_refusals` (its WSGI environ: its own,

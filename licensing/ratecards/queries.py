@@ -339,13 +339,24 @@ class Catalogue:
             known[on] = found
         return found
 
-    def _entry_in_effect(self, on: date, currency: str | None = None) -> _Entry | None:
-        """The entry in effect on `on`; with `currency`, among that currency's cards alone."""
+    def in_effect_then(self, on: date, currency: str, at: datetime) -> RateCard | None:
+        """The card `in_effect` in `currency` on `on` as it was at `at`: among the cards
+        published by then (round 66: an agreement priced by hand before its card in effect
+        was stored at issue). Nothing remembered: asked of a few agreements at most."""
+        entry = self._entry_in_effect(on, currency, published_by=at)
+        return entry.card if entry is not None else None
+
+    def _entry_in_effect(
+        self, on: date, currency: str | None = None, *, published_by: datetime | None = None
+    ) -> _Entry | None:
+        """The entry in effect on `on`; with `currency`, among that currency's cards alone;
+        with `published_by`, among the cards published by then."""
         candidates = [
             e
             for e in self.entries
             if e.card.effective_from <= on <= e.card.effective_to
             and (currency is None or e.currency == currency)
+            and (published_by is None or e.published_at <= published_by)
         ]
         if not candidates:
             return None

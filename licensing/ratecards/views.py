@@ -291,16 +291,40 @@ def _published(version: str) -> str:
     today = calendar.office_date(utcnow())
     if card.effective_from <= today:
         return f"Rate card {version} published.{_replacing(version)}"
-    current = queries.in_effect(session, today)
-    now = (
-        f"a term starting today ({today}) is still priced on {current.version}"
-        if current
-        else f"no card prices a term starting today ({today})"
-    )
+    now = _priced_today(session, card, today)
     return (
         f"Rate card {version} published, in effect from {card.effective_from}: {now}."
         f"{_replacing(version)}"
     )
+
+
+def _priced_today(session: Session, card: RateCardRecord, today: date) -> str:
+    """What still prices a term starting today, said per currency where the cards in
+    effect today and the card published are of several currencies (round 66: "still
+    priced on 2027.1" of a yen card said nothing of the yen): the card in effect in
+    each, the published card's currency first; else as round 36 said it."""
+    in_effect = {
+        other.currency
+        for other in queries.all_cards(session)
+        if other.effective_from <= today <= other.effective_to
+    }
+    currencies = dict.fromkeys([card.currency, *sorted(in_effect)])
+    if len(currencies) == 1:
+        current = queries.in_effect(session, today)
+        return (
+            f"a term starting today ({today}) is still priced on {current.version}"
+            if current
+            else f"no card prices a term starting today ({today})"
+        )
+    parts = []
+    for currency in currencies:
+        found = queries.in_effect(session, today, currency)
+        parts.append(
+            f"in {currency}, on {found.version}"
+            if found
+            else f"in {currency}, on none (no card in {currency} is in effect today)"
+        )
+    return f"a term starting today ({today}) is still priced {'; '.join(parts)}"
 
 
 def _replacing(version: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ import pytest
 import time_machine
 
 from licensing import db
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from tests.browser.conftest import (
     fill_card,
@@ -174,6 +175,7 @@ def test_a_vendor_licensed_in_usd_eur_and_jpy_keeps_each_currency_to_its_own_dig
     # 1. An application on each card, signed in: the revenue labelled in the card's
     # currency; 1234.5 yen refused, saying why, and nothing saved.
     sign_in(page, VENDOR)  # round 65: not the form's page and its landing, unread
+    _card_in_effect_said(page, term, usd, eur, jpy)
     _apply(page, jpy, term, "derivative_work", "1234.5")
     refused = _main(page)
     # Round 62: the summary names the field as its label does, with its currency.
@@ -307,6 +309,29 @@ def test_a_vendor_licensed_in_usd_eur_and_jpy_keeps_each_currency_to_its_own_dig
             ("JPY", "300000", "300000")
         ]
         staff.context.close()
+
+
+def _card_in_effect_said(page: Any, term: tuple[Any, Any], usd: str, eur: str, jpy: str) -> None:
+    """Round 66: the form's option naming no card says which card, in which currency, for
+    the start date typed (`rate-card-option.js`), and its hint, read with the field and
+    announced politely, why: "The card in effect on the start date" said neither."""
+    page.goto("/portal/applications/new")
+    option, hint = page.locator("#rate_card-in-effect"), page.locator("#rate_card-hint")
+    assert hint.get_attribute("aria-live") == "polite"
+    assert "rate_card-hint" in (page.locator("#rate_card").get_attribute("aria-describedby") or "")
+    label = "The card in effect on the start date, in any currency the one published last"
+    before = term[0] - timedelta(days=1)
+    page.fill("#term_start", before.isoformat())
+    assert option.text_content() == f"{label} (none for {day_text(before)})"
+    assert hint.text_content().endswith(f"no rate card is in effect on {day_text(before)}.")
+    page.fill("#term_start", term[0].isoformat())
+    first = day_text(term[0])
+    assert option.text_content() == f"{label} ({jpy}, in JPY, for {first})"
+    assert hint.text_content() == (
+        "Naming no card, this application is priced on the card in effect on the start date "
+        f"published last, whatever its currency: on {first}, rate card {jpy}, in JPY. {eur} "
+        f"(EUR) and {usd} (USD) are in effect too: choose one to be priced in its currency."
+    )
 
 
 def _period(term: tuple[Any, Any]) -> str:

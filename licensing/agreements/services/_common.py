@@ -21,7 +21,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
-from licensing.agreements import issuing
+from licensing.agreements import hand_priced, issuing
 from licensing.agreements.commands import ProposedUseInput, languages_text
 from licensing.agreements.documents import AgreementDocument, render_agreement_pdf
 from licensing.agreements.models import (
@@ -32,6 +32,7 @@ from licensing.agreements.models import (
     AgreementNumberSequence,
     Application,
     ApplicationUse,
+    HandPricedAgreement,
     QuoteVersion,
 )
 from licensing.agreements.settings import PAYMENT_TERMS, IssuingPolicy
@@ -654,6 +655,7 @@ def _issue_agreement(
     the agreement it reissues on a corrected rate card (round 55), now replaced."""
     number = _next_number(session, version.term_start.year)
     renewal_of = application.renewal_of
+    by_hand = hand_priced.at_issue(session, version, renewal_of.number if renewal_of else None)
     document = issuing.build_document(
         session,
         number=number,
@@ -664,6 +666,7 @@ def _issue_agreement(
         late_fee_percent=settings.late_fee_monthly_percent,
         renewal_of=renewal_of.number if renewal_of else None,
         long_card_days=settings.long_card_days,
+        priced_by_hand=by_hand.document if by_hand is not None else "",
     )
     pdf = render_agreement_pdf(document)
     agreement = Agreement(
@@ -681,6 +684,8 @@ def _issue_agreement(
         reissue_of_id=reissue_of.id if reissue_of is not None else None,
     )
     reissued = {"reissue_of": reissue_of.number} if reissue_of is not None else {}
+    # Round 66: no card priced it; the card in effect on its first day then, kept.
+    by_hand_said = {"priced_by_hand": {"in_effect": by_hand.in_effect}} if by_hand else {}
     audit.record_new(
         session,
         agreement,
@@ -691,6 +696,9 @@ def _issue_agreement(
             "application_id": application.id,
             "quote_version": version.version,
             **reissued,
+            **by_hand_said,
         },
     )
+    if by_hand is not None:
+        session.add(HandPricedAgreement(agreement_id=agreement.id, in_effect=by_hand.in_effect))
     return agreement, document

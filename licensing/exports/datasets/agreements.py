@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from licensing.accounts.models import Organization
-from licensing.agreements.models import Agreement, QuoteVersion
+from licensing.agreements.models import Agreement, HandPricedAgreement, QuoteVersion
 from licensing.agreements.queries import charged_to_date_column
 from licensing.agreements.states import AGREEMENT_STATES
 from licensing.db import Statement
@@ -34,6 +34,9 @@ from licensing.money import quantize
 from licensing.pricing import Quote, QuoteInputError, QuoteLine, RateCard, Term, price
 from licensing.ratecards import queries as ratecard_queries
 
+# How an agreement was priced (`priced`): on its rate card, or by hand on none.
+PRICED = ("rate_card", "by_hand")
+
 COLUMNS = (
     AGREEMENT_NUMBER,
     *LICENSEE,
@@ -41,6 +44,7 @@ COLUMNS = (
     Column("state", TEXT, one_of(AGREEMENT_STATES)),
     Column("term_start", DATE, "First day of the term."),
     Column("term_end", DATE, "Last day of the term."),
+    # Round 66: empty for an agreement no card priced (`priced`: by_hand), as it says.
     Column("rate_card", TEXT, "The rate card version that priced it."),
     CURRENCY,
     Column("term_fees", MONEY, "The approved quote's total for the term."),
@@ -74,6 +78,24 @@ COLUMNS = (
         TEXT,
         "The accepted renewal that takes over (or took over) from it; empty until one is accepted.",
     ),
+    # Added last too (round 66): a renewal staff priced by hand named the renewed
+    # agreement's card as `rate_card`, in effect on no day of its term.
+    Column(
+        "priced",
+        TEXT,
+        one_of(
+            PRICED,
+            "by_hand: licensing staff priced it by hand, no rate card in its currency being "
+            "in effect on its first day",
+        ),
+    ),
+    Column(
+        "rate_card_in_effect",
+        TEXT,
+        "Priced by hand: the rate card in effect in its currency on its first day when it "
+        "was issued, published after it was priced; empty where none was, and where a rate "
+        "card priced it.",
+    ),
 )
 
 
@@ -99,8 +121,11 @@ def _statement(given: ExportFilter) -> Statement:
             renewed.number.label("renewal_of"),
             charged_to_date_column().label("charged_to_date"),
             renewal.number.label("renewed_by"),
+            HandPricedAgreement.agreement_id.label("by_hand"),
+            HandPricedAgreement.in_effect.label("by_hand_in_effect"),
         )
         .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
+        .outerjoin(HandPricedAgreement, HandPricedAgreement.agreement_id == Agreement.id)
         .outerjoin(renewed, renewed.id == Agreement.renewal_of_id)
         .outerjoin(renewal, renewal.id == Agreement.superseded_by_id)
     )
@@ -172,16 +197,29 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             )
         return card
 
+    def in_effect_then(r: Any) -> str | None:
+        """An agreement priced by hand before agreements_0014 stored its card in effect:
+        the card in effect in its currency on its first day among those published by its
+        issue (`hand_priced.of_agreement`)."""
+        found = ratecard_queries.catalogue(session).in_effect_then(
+            r.term_start, r.currency, r.issued_at
+        )
+        return found.version if found is not None else None
+
     for batch in each_batch(session, statement):
         asked_by = uses_by_application(session, {r.application_id for r in batch})
         for r in batch:
-            found = _row(r, asked_by[r.application_id], card_of, given)
+            found = _row(r, asked_by[r.application_id], card_of, given, in_effect_then)
             if found is not None:
                 yield found
 
 
 def _row(
-    r: Any, asked: list[str], card_of: Callable[[str], RateCard], given: ExportFilter
+    r: Any,
+    asked: list[str],
+    card_of: Callable[[str], RateCard],
+    given: ExportFilter,
+    in_effect_then: Callable[[Any], str | None],
 ) -> Row | None:
     """The register's row of the statement's result `r`, whose application asked
     for `asked` (its card from `card_of`); None when the filter's use is not one
@@ -197,7 +235,13 @@ def _row(
         (line.breakdown.fixed for line in licensed if line.breakdown is not None),
         start=quantize(0, r.currency),
     )
-    annual = _annual_fees(card_of(r.rate_card), quote, r.total)
+    card = card_of(r.rate_card)
+    annual = _annual_fees(card, quote, r.total)
+    # Round 66: no card priced it where its card does not hold its first day.
+    by_hand = not card.effective_from <= r.term_start <= card.effective_to
+    in_effect = None
+    if by_hand:
+        in_effect = r.by_hand_in_effect if r.by_hand is not None else in_effect_then(r)
     return (
         r.number,
         r.organization_id,
@@ -206,7 +250,7 @@ def _row(
         r.state,
         r.term_start,
         r.term_end,
-        r.rate_card,
+        None if by_hand else r.rate_card,
         r.currency,
         amount(r.total, r.currency),
         amount(annual, r.currency),
@@ -218,6 +262,8 @@ def _row(
         r.renewal_of,
         amount(r.charged_to_date, r.currency),
         r.renewed_by,
+        PRICED[by_hand],
+        in_effect,
     )
 
 

@@ -98,7 +98,8 @@ def test_an_agreements_export_runs_no_query_per_agreement(
     assert at_large == at_small, f"statements at {SMALL} and {LARGE} agreements"
     original = db.session().get(Agreement, agreement_id)
     assert original is not None
-    assert export_csv().count(f",{original.number}\r\n") == LARGE - 1  # copies' renewed_by
+    # The copies' renewed_by (then round 66's `priced` and `rate_card_in_effect`).
+    assert export_csv().count(f",{original.number},rate_card,\r\n") == LARGE - 1
 
 
 def _staff_edited(vendor: User) -> Agreement:
@@ -159,21 +160,24 @@ def varied(ledger: Ledger, vendor: User) -> dict[str, str]:
 HEADER = (
     "schema_version,agreement_number,organization_id,organization,organization_type,state,"
     "term_start,term_end,rate_card,currency,term_fees,annual_fees,up_front_fees,uses,"
-    "issued_date,activated_date,ended_date,renewal_of,charged_to_date,renewed_by"
+    "issued_date,activated_date,ended_date,renewal_of,charged_to_date,renewed_by,priced,"
+    "rate_card_in_effect"
 )
 # As the register wrote them before round 13 (one query per agreement for its uses).
 FIRST = (
     "1,{first},{org_a},{name_a},commercial,active,2027-01-01,2027-12-31,2027.1,USD,"
-    "36300.00,36300.00,2500.00,distribution;development,2026-11-02,2026-11-02,,,2500.00,{renewal}"
+    "36300.00,36300.00,2500.00,distribution;development,2026-11-02,2026-11-02,,,2500.00,{renewal},"
+    "rate_card,"
 )
 # 10% of 30000.00 set to 2750.00 by staff: a year's 5000.00 minimum scaled alike.
 EDITED = (
     "1,{edited},{org_v},{name_v},commercial,issued,2027-07-01,2027-12-31,2027.1,USD,"
-    "2750.00,4583.33,0.00,distribution,2026-11-02,,,,0.00,"
+    "2750.00,4583.33,0.00,distribution,2026-11-02,,,,0.00,,rate_card,"
 )
 RENEWAL = (
     "1,{renewal},{org_a},{name_a},commercial,active,2028-01-01,2028-12-31,2028.1,USD,"
     "36300.00,36300.00,2500.00,distribution;development,2027-12-02,2027-12-02,,{first},2500.00,"
+    ",rate_card,"
 )
 EXPECTED: tuple[tuple[dict[str, str], tuple[str, ...]], ...] = (
     ({}, (FIRST, EDITED, RENEWAL)),

@@ -178,8 +178,9 @@ def test_the_agreements_register_ends_with_charged_to_date_as_the_api_says_it(
     invoice = ledger.agreement_invoice
     credited(invoice.id, "125.50", "Seats not used", now=at(date(2027, 2, 1)))
     (row,) = export_json("agreements", **{"from": "2027-06-01", "to": "2027-06-30"})
-    # Each added at the end, positions kept: charged_to_date, then (round 17) renewed_by.
-    assert list(row)[-2:] == ["charged_to_date", "renewed_by"]
+    # Each added at the end, positions kept: charged_to_date, then (round 17) renewed_by,
+    # then (round 66) how it was priced and, priced by hand, the card then in effect.
+    assert list(row)[-4:] == ["charged_to_date", "renewed_by", "priced", "rate_card_in_effect"]
     assert row["charged_to_date"] == "2374.50"  # 2500.00 invoiced less 125.50 credited
     api = client.get(f"/api/v1/agreements/{invoice.source_id}", headers=bearer(billing_staff))
     assert api.get_json()["charged_to_date"] == row["charged_to_date"]
