@@ -37,6 +37,7 @@ from licensing.accounts import services as accounts_services
 from licensing.accounts.models import Passkey, RememberedBrowser, User
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.api.base import ANY_BODY, BODY_ATTRIBUTE, NOBODY
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
@@ -1019,6 +1020,25 @@ def test_every_write_route_has_an_entry_in_the_walk(app: Flask) -> None:
     assert sorted(set(WALK) - routes) == [], "these are no longer routes"
 
 
+def test_a_route_refused_to_every_caller_is_documented_so(app: Flask) -> None:
+    """`RefusedToAll`'s routes are those marked `refuses_whatever_is_sent`, and the API
+    document says nobody may call them (it said "any signed-in user, vendor or
+    staff" of `POST /api/v1/tokens`, from its declaration, then that every caller
+    is refused)."""
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    routes = _write_routes(app)
+    marked = {
+        key
+        for key, rule in routes.items()
+        if getattr(app.view_functions[rule.endpoint], BODY_ATTRIBUTE, None) == ANY_BODY
+    }
+    assert marked == {key for key, entry in WALK.items() if isinstance(entry, RefusedToAll)}
+    for key in marked:
+        method, rule = key.split(" ", 1)
+        operation = document["paths"][_ARGUMENT.sub(r"{\1}", rule)][method.lower()]
+        assert operation["description"].endswith(f"Who may call it: {NOBODY}."), key
+
+
 def _declared(declaration: access.Access, caller: Caller, method: str, on_api: bool) -> int | None:
     """The status the declaration answers `caller` with, or None when it admits them
     (as `access.enforce` decides)."""
@@ -1209,7 +1229,6 @@ def test_every_write_route_admits_exactly_the_roles_it_declares(
             elif declared is not None:
                 if status != declared or (declared == 302 and not sent_to_sign_in):
                     wrong.append(f"refused with {declared}, {said}")
-            elif status not in (401, 403):  # RefusedToAll: the view's own refusal
+            elif isinstance(entry, RefusedToAll) and status not in (401, 403):
                 wrong.append(f"refused by its view, {said}")
-    assert not disagreeing, "\n".join(disagreeing)
-    assert not wrong, "\n".join(wrong)
+    assert not disagreeing + wrong, "\n".join(disagreeing + wrong)
