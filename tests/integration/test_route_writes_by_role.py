@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -43,16 +43,18 @@ from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from licensing.permissions.models import PermissionRequest
 from licensing.permissions.services import review as permission_review
-from tests.integration.agreements.conftest import AUTO_USE, NOW
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import AUTO_USE
 from tests.integration.finance.conftest import issue
 from tests.integration.permissions.conftest import confirmed_request, routed_use, send_routed
 from tests.integration.pricing.conftest import (
     card_document,
     example_card,  # noqa: F401 - the fixture
 )
-from tests.integration.royalties.conftest import QUARTERS, SMALL_SOFTWARE, row
+from tests.integration.royalties.conftest import SMALL_SOFTWARE, row
 from tests.support import factories
 from tests.support.agreements import issued_agreement
+from tests.support.card_years import CardYears
 from tests.support.organization_records import document_of, records_of
 from tests.support.settings import issuing
 from tests.support.uses import STAFF_USE
@@ -130,12 +132,22 @@ class RefusedToAll:
 
 
 def _application(records: Records) -> dict[str, Any]:
-    return {"term_start": "2027-01-01", "term_end": "2027-12-31", "uses": [AUTO_USE]}
+    return {
+        "term_start": records["term_start"],
+        "term_end": records["term_end"],
+        "uses": [AUTO_USE],
+    }
 
 
 def _application_form(records: Records) -> dict[str, str]:
     fields = {f"uses-0-{name}": str(value) for name, value in STAFF_USE.items()}
-    fields.update({"term_start": "2027-01-01", "term_end": "2027-12-31", "uses-0-languages": "en"})
+    fields.update(
+        {
+            "term_start": records["term_start"],
+            "term_end": records["term_end"],
+            "uses-0-languages": "en",
+        }
+    )
     return fields
 
 
@@ -198,7 +210,7 @@ def _permission_request(records: Records) -> dict[str, Any]:
         "content_requested": "The section guidelines for evaluation and management services.",
         "medium": "lms",
         "audience_size": 45,
-        "duration": "Spring 2027 semester",
+        "duration": "One semester",
         "noncommercial": True,
     }
 
@@ -238,13 +250,14 @@ def _reason(records: Records) -> dict[str, str]:
     return {"reason": WORDS}
 
 
-def _rate_card() -> dict[str, Any]:
-    """The example card as a later year's version (its own dates: none overlaps)."""
+def _rate_card(records: Records) -> dict[str, Any]:
+    """The example card as a version for a year no other card covers (five on)."""
+    year = date.fromisoformat(records["today"]).year + 5
     return card_document(
-        version="2031.1",
-        title="Royalty schedule 2031",
-        effective_from="2031-01-01",
-        effective_to="2031-12-31",
+        version=f"{year}.1",
+        title=f"Royalty schedule {year}",
+        effective_from=f"{year}-01-01",
+        effective_to=f"{year}-12-31",
     )
 
 
@@ -735,22 +748,22 @@ WALK: dict[str, Write | RefusedToAll] = {
     ),
     # Rate cards: admins.
     "POST /console/rate-cards/": Write(
-        ADMINS, lambda r: {"card": (io.BytesIO(json.dumps(_rate_card()).encode()), "card.json")}
+        ADMINS, lambda r: {"card": (io.BytesIO(json.dumps(_rate_card(r)).encode()), "card.json")}
     ),
     "POST /console/rate-cards/checked": Write(
         ADMINS, note="Publishes the card the page checked, named by its check: none here, 4xx."
     ),
-    "POST /api/v1/rate-cards": Write(ADMINS, lambda r: _rate_card()),
-    "POST /api/v1/rate-cards/checks": Write(ADMINS, lambda r: _rate_card()),
+    "POST /api/v1/rate-cards": Write(ADMINS, _rate_card),
+    "POST /api/v1/rate-cards/checks": Write(ADMINS, _rate_card),
     # Prices (anyone).
     "POST /estimate": Write(
         ANYONE, lambda r: {**_application_form(r), "organization_type": "commercial"}
     ),
     "POST /api/v1/quotes": Write(
         ANYONE,
-        {
+        lambda r: {
             "organization_type": "commercial",
-            "term": {"start": "2027-01-01", "end": "2027-12-31"},
+            "term": {"start": r["term_start"], "end": r["term_end"]},
             "uses": [_QUOTED_USE],
         },
     ),
@@ -778,7 +791,7 @@ WALK: dict[str, Write | RefusedToAll] = {
     ),
     "POST /console/permissions/<int:request_id>/approve": Write(
         LICENSING,
-        {"permitted_use": WORDS, "valid_from": "2027-01-01", "valid_until": "2027-06-30"},
+        lambda r: {"permitted_use": WORDS, "valid_from": r["today"], "valid_until": r["term_end"]},
         ids={"request_id": "queued_request"},
     ),
     "POST /console/permissions/<int:request_id>/ask": Write(
@@ -915,24 +928,33 @@ def _records(app: Flask, people: dict[str, User]) -> dict[str, Any]:
     vendor = Actor.of(accounts_services.principal_for(administrator))
     reviewer = Actor.of(accounts_services.principal_for(licensing_staff))
 
+    # What the walk applies for is next year's, on a card of its own (the example card
+    # is 2027's alone): the walk's steps run at the real time, on any day.
+    years = CardYears.around(office_date(utcnow()))
+    term = (years.next_from, years.next_to)
+    ratecards.import_card(
+        card_document(
+            version=f"{years.next_from.year}.66",
+            title=f"Royalty schedule from {years.next_from}",
+            effective_from=years.next_from.isoformat(),
+            effective_to=years.next_to.isoformat(),
+        ),
+        published_by="tests",
+    )
+
     def application(use: dict[str, Any], *, submit: bool) -> int:
         made = agreements.create_draft(
             vendor,
             agreements.ApplicationDraft.from_fields(
-                {
-                    "term_start": QUARTERS[1],
-                    "term_end": QUARTERS[1] + timedelta(days=364),
-                    "uses": [use],
-                }
+                {"term_start": term[0], "term_end": term[1], "uses": [use]}
             ),
-            now=NOW,
         )
         if submit:
-            agreements.submit(made.id, vendor, policy=issuing(), attest=True, now=NOW)
+            agreements.submit(made.id, vendor, policy=issuing(), attest=True)
         return made.id
 
     reviewed = application(STAFF_USE, submit=True)
-    agreements.start_review(reviewed, reviewer, now=NOW)
+    agreements.start_review(reviewed, reviewer)
     rejected, reconsidering = (
         application(STAFF_USE, submit=True),
         application(STAFF_USE, submit=True),
@@ -941,7 +963,7 @@ def _records(app: Flask, people: dict[str, User]) -> dict[str, Any]:
         agreements.start_review(made, reviewer)
         agreements.reject(made, WORDS, reviewer)
     agreements.request_reconsideration(reconsidering, WORDS, vendor)
-    issued = issued_agreement(administrator, licensing_staff, SMALL_SOFTWARE, now=NOW)
+    issued = issued_agreement(administrator, licensing_staff, SMALL_SOFTWARE, term=term)
     colleague = session.get(User, records["user_id"])
     session.add(
         Passkey(
@@ -980,7 +1002,9 @@ def _records(app: Flask, people: dict[str, User]) -> dict[str, Any]:
         "reconsidering_application": reconsidering,
         "issued_agreement": issued.id,
         "issued_pdf_sha256": issued.pdf_sha256,
-        "open_invoice": issue(organization.id, "100.00", NOW.date()).id,
+        "open_invoice": issue(organization.id, "100.00", office_date(utcnow())).id,
+        "term_start": term[0].isoformat(),
+        "term_end": term[1].isoformat(),
         "draft_invoice": _draft_invoice(app, people["billing staff"], organization.id),
         "today": office_date(utcnow()).isoformat(),
         "queued_request": queued.id,
