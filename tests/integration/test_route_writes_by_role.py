@@ -282,10 +282,10 @@ _QUOTED_USE = {
 # --- every write route, and how it is asked ------------------------------------------------
 
 _NO_TWO_STEP = "Nobody here has two-step sign-in on: the page says so (an error message)."
-_SELF = "Acts on the caller's own account: each caller's own record."
 
 WALK: dict[str, Write | RefusedToAll] = {
-    # Accounts: a person's own account (any signed-in user).
+    # Accounts: a person's own account (any signed-in user; a passkey, remembered browser
+    # or token in the path is the caller's own, `Caller.own`).
     "POST /account/email": Write(
         SIGNED_IN, {"new_email": "changed@northwind.example", "current_password": PASSWORD}
     ),
@@ -295,9 +295,7 @@ WALK: dict[str, Write | RefusedToAll] = {
         {"name": "Laptop", "credential": "{}"},
         note="A passkey's ceremony cannot be made here: answered about its credential.",
     ),
-    "POST /account/passkeys/<int:passkey_id>/remove": Write(
-        SIGNED_IN, {"password": PASSWORD}, note=_SELF
-    ),
+    "POST /account/passkeys/<int:passkey_id>/remove": Write(SIGNED_IN, {"password": PASSWORD}),
     "POST /account/passkeys/options": Write(SIGNED_IN, {"password": PASSWORD}),
     "POST /account/password": Write(
         SIGNED_IN,
@@ -310,8 +308,8 @@ WALK: dict[str, Write | RefusedToAll] = {
     "POST /account/tokens": Write(
         SIGNED_IN, {"name": "walk", "scope": "read", "expires_in": "30", "password": PASSWORD}
     ),
-    "POST /account/tokens/<int:token_id>/revoke": Write(SIGNED_IN, note=_SELF),
-    "POST /account/two-step/browsers/<int:browser_id>/forget": Write(SIGNED_IN, note=_SELF),
+    "POST /account/tokens/<int:token_id>/revoke": Write(SIGNED_IN),
+    "POST /account/two-step/browsers/<int:browser_id>/forget": Write(SIGNED_IN),
     "POST /account/two-step/browsers/forget": Write(
         SIGNED_IN,
     ),
@@ -428,8 +426,8 @@ WALK: dict[str, Write | RefusedToAll] = {
         "A token may not make tokens (README, Accounts): they are made signed in, on the "
         "API tokens page; the API reads bearer tokens alone, so nobody is admitted."
     ),
-    "DELETE /api/v1/tokens/<int:token_id>": Write(SIGNED_IN, note=_SELF),
-    "DELETE /api/v1/me/passkeys/<int:passkey_id>": Write(SIGNED_IN, note=_SELF),
+    "DELETE /api/v1/tokens/<int:token_id>": Write(SIGNED_IN),
+    "DELETE /api/v1/me/passkeys/<int:passkey_id>": Write(SIGNED_IN),
     # Accounts: the office.
     "POST /console/organizations/<int:organization_id>/members/<int:user_id>/role": Write(
         LICENSING, {"role": "billing"}
