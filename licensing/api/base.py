@@ -533,6 +533,11 @@ def reads_own_body(view: Any) -> bool:
     return getattr(view, BODY_ATTRIBUTE, None) is OWN_BODY
 
 
+# Who may call a route marked `refuses_whatever_is_sent`, as its description says
+# (round 66: its declaration's words, "any signed-in user", said otherwise).
+NOBODY = "nobody (every caller is refused: see the 403)"
+
+
 def refuses_whatever_is_sent(view: F) -> F:
     """Mark a route that refuses every request (`POST /tokens`: a 403 saying where
     tokens are made): its body is not read, so that refusal is what a client reads,
@@ -801,7 +806,8 @@ class Blueprint(flask_smorest.Blueprint):
         summary_and_description = load_info_from_docstring(
             view.__doc__, delimiter=self.DOCSTRING_INFO_DELIMITER
         )
-        who = f"Who may call it: {declaration.describe()}."
+        refused_to_all = getattr(view, BODY_ATTRIBUTE, None) == ANY_BODY
+        who = f"Who may call it: {NOBODY if refused_to_all else declaration.describe()}."
         described = "\n\n".join(
             part for part in (summary_and_description.get("description"), who) if part
         )

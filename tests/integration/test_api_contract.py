@@ -15,7 +15,14 @@ from flask_smorest.spec.plugins import FlaskPlugin
 
 from licensing import access, db
 from licensing.actors import Actor
-from licensing.api.base import LOCATION_ATTRIBUTE, MAX_BODY_BYTES, MAX_PER_PAGE
+from licensing.api.base import (
+    ANY_BODY,
+    BODY_ATTRIBUTE,
+    LOCATION_ATTRIBUTE,
+    MAX_BODY_BYTES,
+    MAX_PER_PAGE,
+    NOBODY,
+)
 from tests.support import factories
 from tests.support.openapi import resolved, served_document
 
@@ -598,9 +605,10 @@ def test_every_route_documents_who_may_call_it_with_its_401_and_403(
             # Round 31: needing no token, but checking one sent (a 401 when unknown).
             assert "was sent" in _resolve(document, responses["401"])["description"], name
             continue
-        assert operation["description"].endswith(f"Who may call it: {declaration.describe()}."), (
-            name
-        )
+        # Round 66: a route refusing every caller says so, whatever its declaration.
+        refused_to_all = getattr(app.view_functions[endpoint], BODY_ATTRIBUTE, None) == ANY_BODY
+        who = NOBODY if refused_to_all else declaration.describe()
+        assert operation["description"].endswith(f"Who may call it: {who}."), name
         unauthenticated = _resolve(document, responses["401"])
         assert "WWW-Authenticate" in unauthenticated.get("headers", {}), name
         assert list(unauthenticated["content"]) == ["application/problem+json"], name

@@ -83,7 +83,9 @@ def records_of(app: Flask, owner: User, staff: User) -> dict[str, Any]:
             requester_user_id=owner.id,
         )
     )
-    granted = decisions.approve(routed.id, Actor.of(accounts.principal_for(staff)))
+    # At the records' instant, as the rest: its grant runs the term asked for (2027's),
+    # which from 2028 on would end before a grant made today starts.
+    granted = decisions.approve(routed.id, Actor.of(accounts.principal_for(staff)), now=NOW)
     kept = {
         name: session.scalars(select(KeptPdf.id).where(column == record_id)).first()
         for name, column, record_id in (
