@@ -442,7 +442,9 @@ def _submission(
         upload = _csv_upload(posted, context)
         if upload is None:
             return None
-        return csv_submission(upload, attest=attest, amends=amends, reason=reason)
+        return csv_submission(
+            upload, attest=attest, amends=amends, reason=reason, template_rows_left_out=True
+        )
     typed = [forms.as_filed(row) for row in rows] if mode == "form" else []
     return form_submission(typed, attest=attest, amends=amends, reason=reason, first_row=1)
 
