@@ -514,6 +514,7 @@ def _vendor_page(
         # Round 57: no Submit where the step would refuse it, but why.
         submission_refused=_submission_refused(application),
         rejection=_rejection(application),
+        decision_expected=_decision_expected(application),
         # A term already over goes to staff, and says why (round 49).
         past_term=issuing.past_term_told(
             application.term_end, application.state, calendar.office_date(utcnow())
@@ -1188,9 +1189,44 @@ def _waiting_item(application: queries.WaitingApplication) -> WaitingItem:
     return WaitingItem(
         f"{application.reference} is being reviewed",
         waiting_on="the licensing office",
-        detail=application.state.replace("_", " "),
+        detail=decision_expected(
+            queries.review_level(
+                application, utcnow(), target_days=current_config().application_review_sla_days
+            )
+        ),
         url=url,
         since=application.submitted_at,
+    )
+
+
+def _decision_expected(application: Application) -> str | None:
+    """`decision_expected` for an application the office is reviewing; else None."""
+    level = queries.review_level(
+        application, utcnow(), target_days=current_config().application_review_sla_days
+    )
+    return decision_expected(level) if level.running else None
+
+
+def decision_expected(level: queries.ReviewLevel) -> str:
+    """By when the licensing office aims to decide an application it is reviewing, as
+    the vendor reads it (round 66: the dashboard said "submitted", the application's
+    page nothing, while the staff's review page gave the day)."""
+    if level.due_at is None:
+        return "We email you when the licensing office decides."
+    counted = (
+        "from your request for reconsideration"
+        if level.counts_from == "reconsideration_request"
+        else "from submission"
+    )
+    if level.overdue:
+        return (
+            f"The licensing office aimed to decide by {calendar.deadline_text(level.due_at)} "
+            f"({level.target_days} US business days {counted}) and is late: we email you "
+            "when it decides."
+        )
+    return (
+        f"The licensing office aims to decide by {calendar.deadline_text(level.due_at)} "
+        f"({level.target_days} US business days {counted}); we email you when it decides."
     )
 
 

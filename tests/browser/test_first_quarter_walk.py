@@ -153,7 +153,10 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     assert "Licensing staff review it before it is approved; we email you" in page.inner_text(
         ".flashes"
     )
-    assert "is being reviewed submitted the licensing office" in _waiting(page)
+    # Round 66: by when the office aims to decide, where it said the state alone.
+    waiting = _waiting(page)
+    assert "is being reviewed The licensing office aims to decide by the end of" in waiting
+    assert "(10 US business days from submission); we email you when it decides." in waiting
     assert "Type Commercial company" in _main(page)
 
     # 2. Staff approve; the vendor is told what acceptance invoices, on the
