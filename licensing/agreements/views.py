@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -911,9 +912,10 @@ def accept(agreement_id: int) -> Page:
     return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
 
 
-def _accepted_message(session: Session, agreement: Agreement) -> str:
+def _accepted_message(session: Session, agreement: Agreement) -> str | Markup:
     """Acceptance, and what it invoiced: vendors looked for an up-front invoice that
-    an agreement charged only on reported usage never has."""
+    an agreement charged only on reported usage never has. The invoice is linked
+    (round 66: "pay it from Invoices" named a page the message did not open)."""
     session.refresh(agreement)
     done = (
         f"Agreement {agreement.number} is accepted. {services.past_term_accepted(agreement)}"
@@ -926,10 +928,15 @@ def _accepted_message(session: Session, agreement: Agreement) -> str:
             f"{done} Nothing is due up front: royalties on usage are invoiced when you "
             "file your royalty reports."
         )
-    return (
-        f"{done} Invoice {invoice.number} is issued for "
-        f"{money(invoice.total, invoice.currency)} {invoice.currency} due up front: "
-        "pay it from Invoices."
+    return Markup(
+        '{} Invoice <a href="{}">{}</a> is issued for {} {} due up front: pay it by card '
+        "or by wire, ACH or check from its page."
+    ).format(
+        done,
+        url_for("billing.invoice_detail", invoice_id=invoice.id),
+        invoice.number,
+        money(invoice.total, invoice.currency),
+        invoice.currency,
     )
 
 
