@@ -10,6 +10,8 @@ fresh").
   a nil report. The API reads every row, as its contract says.
 - "expected 7 columns, found 8" named no cause: a quantity typed "1,200" is the
   commonest.
+- A row typed for line 1 with its quantity kept the unit "— (revenue only)" and was
+  refused "Give the unit: line 1's rule counts end_users", the one unit it could be.
 - The royalty's table said each line by its number alone: a sentence under it names
   each line's product."""
 
@@ -20,7 +22,10 @@ from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
+from licensing.royalties.models import RoyaltyReportRow
 from licensing.royalties.rows import TEMPLATE_ONLY
 from tests.integration.royalties.conftest import (
     AFTER,
@@ -29,6 +34,8 @@ from tests.integration.royalties.conftest import (
     period_url,
     previewed_csv,
     reports_of,
+    row,
+    typed,
 )
 from tests.support import factories
 from tests.support.pages import text_of
@@ -134,3 +141,24 @@ def test_the_royalty_table_names_each_lines_product_beside_its_number(
         preview = previewed_csv(client, agreement, 1, content)
     software, feed = SOFTWARE["product_name"], DATA_FILE["product_name"]
     assert f"Total due 6,110.00 USD Line 1 is {software}; line 2 is {feed}." in text_of(preview)
+
+
+def test_a_typed_row_given_a_quantity_and_no_unit_is_taken_in_its_lines_one_unit(
+    client: FlaskClient, signed_in: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE, DATA_FILE)
+    posted = typed(row(1, "A", unit="", quantity=60), row(2, "A", unit="", revenue="5000.00"))
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        filed = client.post(
+            period_url(agreement, 1),
+            data={"mode": "form", "action": "submit", "attest": "yes", **posted},
+        )
+    assert filed.status_code == 302, text_of(filed)
+    (report,) = reports_of(agreement)
+    units = db.session().scalars(
+        select(RoyaltyReportRow.unit)
+        .where(RoyaltyReportRow.report_id == report.id)
+        .order_by(RoyaltyReportRow.line)
+    )
+    assert [unit or "" for unit in units] == ["end_users", ""]
