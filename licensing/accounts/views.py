@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import flask_login
 from flask import (
@@ -67,6 +68,7 @@ from licensing.errors import (
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.links import safe_next
 from licensing.mail import services as mail
+from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.problems import status_for as problem_status
 from licensing.web import confirm, paging
 from licensing.web.errors import said_to_the_reader
@@ -162,6 +164,7 @@ def sign_up() -> Page:
     form = forms.SignUpForm()
     if request.method == "GET":
         form.country.data = form.country.data or "US"
+        form.organization_type.data = form.organization_type.data or _estimated_type(after_sign_in)
     if form.validate_on_submit():
         try:
             address = services.sign_up(
@@ -190,6 +193,15 @@ def sign_up() -> Page:
         password_hint=forms.PASSWORD_HINT,
         after_sign_in=after_sign_in,
     ), status
+
+
+def _estimated_type(after_sign_in: str | None) -> str | None:
+    """The organization type an estimate's application link carries (round 66: the
+    vendor chose it on the estimator, then again on the sign-up form)."""
+    if not after_sign_in:
+        return None
+    asked = parse_qs(urlsplit(after_sign_in).query).get("organization_type", [""])[0]
+    return asked if asked in ORGANIZATION_TYPES else None
 
 
 # Where a new account goes once it first signs in (an estimate's application):

@@ -265,7 +265,7 @@ def review_clock() -> ColumnElement[datetime]:
     return _REVIEW_CLOCK
 
 
-def review_clock_from(application: Application | QueueApplication) -> datetime | None:
+def review_clock_from(application: Reviewed) -> datetime | None:
     """Where `application`'s review clock runs from (None before submission), by
     `_REVIEW_CLOCK`'s rule."""
     given_back = application.review_clock_from
@@ -697,14 +697,12 @@ class ReviewLevel:
     days_waited_on_vendor: int = 0
 
 
-def review_level(
-    application: Application | QueueApplication, now: datetime, *, target_days: int
-) -> ReviewLevel:
+def review_level(application: Reviewed, now: datetime, *, target_days: int) -> ReviewLevel:
     return review_levels([application], now, target_days=target_days)[application.id]
 
 
 def review_levels(
-    applications: Sequence[Application | QueueApplication],
+    applications: Sequence[Reviewed],
     now: datetime,
     *,
     target_days: int,
@@ -736,7 +734,7 @@ def review_levels(
     return levels
 
 
-def _kept(application: Application | QueueApplication) -> tuple[str, int]:
+def _kept(application: Reviewed) -> tuple[str, int]:
     """What `application`'s submitted review clock counts from, and the business days
     `review_clock_from` moved it later for the waits on the vendor (0 when the clock
     does not read it), by `review_clock_from`'s rule."""
@@ -1364,10 +1362,19 @@ class WaitingApplication:
     returned_at: datetime | None
     resubmit_by: datetime | None
     return_reason: str | None
+    # Where the review clock runs from (`review_clock_from`): the dashboard says by
+    # when the office aims to decide (round 66: it said the state alone).
+    reconsideration_requested_at: datetime | None = None
+    review_clock_from: datetime | None = None
 
     @property
     def reference(self) -> str:
         return Application.reference_of(self.id)
+
+
+# What the review clock reads an application from: a whole one, a queue's row or a
+# dashboard's.
+Reviewed = Application | QueueApplication | WaitingApplication
 
 
 _WAITING_APPLICATIONS = select(
@@ -1378,6 +1385,8 @@ _WAITING_APPLICATIONS = select(
     Application.returned_at,
     Application.resubmit_by,
     Application.return_reason,
+    Application.reconsideration_requested_at,
+    Application.review_clock_from,
 )
 
 

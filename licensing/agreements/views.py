@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -621,6 +622,7 @@ def _vendor_page(
         # Round 57: no Submit where the step would refuse it, but why.
         submission_refused=_submission_refused(application),
         rejection=_rejection(application),
+        decision_expected=_decision_expected(application),
         # A term already over goes to staff, and says why (round 49).
         past_term=issuing.past_term_told(
             application.term_end, application.state, calendar.office_date(utcnow())
@@ -1020,9 +1022,10 @@ def accept(agreement_id: int) -> Page:
     return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
 
 
-def _accepted_message(session: Session, agreement: Agreement) -> str:
+def _accepted_message(session: Session, agreement: Agreement) -> str | Markup:
     """Acceptance, and what it invoiced: vendors looked for an up-front invoice that
-    an agreement charged only on reported usage never has."""
+    an agreement charged only on reported usage never has. The invoice is linked
+    (round 66: "pay it from Invoices" named a page the message did not open)."""
     session.refresh(agreement)
     done = (
         f"Agreement {agreement.number} is accepted. {services.past_term_accepted(agreement)}"
@@ -1035,10 +1038,15 @@ def _accepted_message(session: Session, agreement: Agreement) -> str:
             f"{done} Nothing is due up front: royalties on usage are invoiced when you "
             "file your royalty reports."
         )
-    return (
-        f"{done} Invoice {invoice.number} is issued for "
-        f"{money(invoice.total, invoice.currency)} {invoice.currency} due up front: "
-        "pay it from Invoices."
+    return Markup(
+        '{} Invoice <a href="{}">{}</a> is issued for {} {} due up front: pay it by card '
+        "or by wire, ACH or check from its page."
+    ).format(
+        done,
+        url_for("billing.invoice_detail", invoice_id=invoice.id),
+        invoice.number,
+        money(invoice.total, invoice.currency),
+        invoice.currency,
     )
 
 
@@ -1298,9 +1306,44 @@ def _waiting_item(application: queries.WaitingApplication) -> WaitingItem:
     return WaitingItem(
         f"{application.reference} is being reviewed",
         waiting_on="the licensing office",
-        detail=application.state.replace("_", " "),
+        detail=decision_expected(
+            queries.review_level(
+                application, utcnow(), target_days=current_config().application_review_sla_days
+            )
+        ),
         url=url,
         since=application.submitted_at,
+    )
+
+
+def _decision_expected(application: Application) -> str | None:
+    """`decision_expected` for an application the office is reviewing; else None."""
+    level = queries.review_level(
+        application, utcnow(), target_days=current_config().application_review_sla_days
+    )
+    return decision_expected(level) if level.running else None
+
+
+def decision_expected(level: queries.ReviewLevel) -> str:
+    """By when the licensing office aims to decide an application it is reviewing, as
+    the vendor reads it (round 66: the dashboard said "submitted", the application's
+    page nothing, while the staff's review page gave the day)."""
+    if level.due_at is None:
+        return "We email you when the licensing office decides."
+    counted = (
+        "from your request for reconsideration"
+        if level.counts_from == "reconsideration_request"
+        else "from submission"
+    )
+    if level.overdue:
+        return (
+            f"The licensing office aimed to decide by {calendar.deadline_text(level.due_at)} "
+            f"({level.target_days} US business days {counted}) and is late: we email you "
+            "when it decides."
+        )
+    return (
+        f"The licensing office aims to decide by {calendar.deadline_text(level.due_at)} "
+        f"({level.target_days} US business days {counted}); we email you when it decides."
     )
 
 

@@ -277,6 +277,7 @@ def pay(invoice_id: int) -> Page:
         invoice=invoice,
         publishable_key=gateway.publishable_key,
         stripe_js_url=gateway.js_url,
+        remit_to=letterhead().remit_lines,
     )
 
 
@@ -746,6 +747,7 @@ def linked_pay(invoice_id: int, token: str) -> Page:
         invoice=invoice,
         publishable_key=gateway.publishable_key,
         stripe_js_url=gateway.js_url,
+        remit_to=letterhead().remit_lines,
         invoice_url=back,
         payment_url=url_for(
             "billing_documents.linked_card_payment", invoice_id=invoice.id, token=token

@@ -53,6 +53,9 @@ _WHOLE_TEXT = re.compile(rf"[0-9]{{1,{len(str(QUANTITY_MAX))}}}")
 # range caught one character at a time, a third of a CSV report's checking).
 _CONTROL = re.compile("[\x00-\x1f\ud800-\udfff]")
 _COLUMN_SET = frozenset(COLUMNS)
+# The columns a vendor fills in a template's row; the template draws a row for each
+# reportable line and unit with only its `line` and `unit` (round 66: `_csv_rows`).
+_FILLED_COLUMNS = (1, 2, 3, 5, 6)  # customer_id, customer_name, country, quantity, revenue
 
 
 class Problems:
@@ -523,6 +526,11 @@ class Submission:
     rows_readable: bool = True
     # The number of the first row of a JSON or form submission (0 in the API).
     first_row: int = 0
+    # A CSV file from the portal's period page: the template's rows left as drawn
+    # (a line and its unit, nothing filled in) are left out, as the page's form
+    # leaves out its blank rows (round 66). The API reads every row, as its
+    # contract says.
+    template_rows_left_out: bool = False
     # A JSON body's colons less its top-level keys (`json_submission`), which its
     # rows' keys must match for none to have been given twice (`_json_rows`); None
     # for rows this service wrote (a form's), where no key can repeat.
@@ -535,7 +543,7 @@ class Submission:
         it gave twice (`repeated_key`)."""
         self.upload.file.seek(0)
         if self.source == "csv":
-            return _csv_rows(self.upload.file)
+            return _csv_rows(self.upload.file, template_rows_left_out=self.template_rows_left_out)
         if keys_noted:
             return _json_rows_keys_noted(self.upload.file, self.first_row)
         return _json_rows(self.upload.file, self.first_row, self.row_colons)
@@ -848,10 +856,25 @@ def _json_rows_keys_noted(file: IO[bytes], first: int) -> Iterator[tuple[int, An
     yield from enumerate(rows, start=first)
 
 
-def csv_submission(upload: Upload, *, attest: Any, amends: Any, reason: Any) -> Submission:
+def csv_submission(
+    upload: Upload,
+    *,
+    attest: Any,
+    amends: Any,
+    reason: Any,
+    template_rows_left_out: bool = False,
+) -> Submission:
     """A CSV report (UTF-8, header row exactly `CSV_HEADER`); the attestation and
-    amendment come from the query string."""
-    submission = Submission("csv", upload, attest=attest, amends=amends, reason=reason)
+    amendment come from the query string (the API) or the period page's form, whose
+    uploads leave out the template's rows left as drawn (`template_rows_left_out`)."""
+    submission = Submission(
+        "csv",
+        upload,
+        attest=attest,
+        amends=amends,
+        reason=reason,
+        template_rows_left_out=template_rows_left_out,
+    )
     # The header ends at the first line break, a carriage return too: a file saved
     # as "CSV (Macintosh)" ends its lines with one alone, which the rows' reader takes
     # as any other line end (round 61: the header kept the next lines, and reading
@@ -888,12 +911,47 @@ def _header_problems(header: str) -> dict[str, list[str]]:
     }
 
 
-def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
+# A page's upload whose rows are all the template's, as drawn: no report, not a nil one.
+TEMPLATE_ONLY = (
+    "the file has only the template's rows, with no customer in them: add a row for each "
+    "customer (its ID, name, country and quantity or revenue), or file a nil report if "
+    "there is nothing to report this period"
+)
+
+
+def column_count_problem(found: int) -> str:
+    """A record of `found` cells, not the header's seven, and how to mend it (round 66:
+    "expected 7 columns, found 8" named no cause; a quantity typed "1,200" is the
+    commonest, a name with a comma in it the next)."""
+    said = f"expected {len(COLUMNS)} columns, found {found}"
+    if found > len(COLUMNS):
+        return (
+            f"{said}: a comma inside a value starts a new column. Write numbers without "
+            "a thousands separator (1200, not 1,200) and put a name with a comma in "
+            'double quotes ("Fernhill, North").'
+        )
+    return f"{said}: give every column of the header in each row, empty where there is nothing."
+
+
+def _template_row_left_out(record: list[str]) -> bool:
+    """A template's row left as drawn: nothing but its line and unit."""
+    return not any(record[column].strip() for column in _FILLED_COLUMNS)
+
+
+def _csv_rows(
+    file: IO[bytes], *, template_rows_left_out: bool = False
+) -> Iterator[tuple[int, Any]]:
+    """(line number, fields or a problem) for each row of the file. With
+    `template_rows_left_out` (the period page's uploads) the template's rows left as
+    drawn are left out; a file of nothing else is refused at its first such row, as a
+    form with no row typed is: it is not a nil report."""
     text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="", errors="strict")
     try:
         reader = csv.reader(text)
         next(reader, None)
         start = reader.line_num + 1
+        first_left_out = 0
+        read = 0
         for record in reader:
             number = start
             start = reader.line_num + 1
@@ -901,14 +959,21 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:
             if not joined.strip():
                 continue  # blank lines (no cell but whitespace) are not rows
             if len(record) != len(COLUMNS):
-                yield number, f"expected {len(COLUMNS)} columns, found {len(record)}"
+                read += 1
+                yield number, column_count_problem(len(record))
                 continue
+            if template_rows_left_out and _template_row_left_out(record):
+                first_left_out = first_left_out or number
+                continue
+            read += 1
             # The rows download escapes formulas ('=...); read them back as filed.
             # Only a cell starting with a quote changes, so a record with no quote
             # anywhere (nearly every one) is kept as read: reading back each of its
             # seven cells was a sixth of checking a plain row (profiled).
             cells = [csv_cell_read(cell) for cell in record] if "'" in joined else record
             yield number, dict(zip(COLUMNS, cells, strict=True))
+        if first_left_out and not read:
+            yield first_left_out, TEMPLATE_ONLY
     except UnicodeDecodeError:
         yield -1, "The file must be UTF-8 text."
     except csv.Error as exc:

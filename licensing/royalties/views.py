@@ -292,6 +292,9 @@ class RowsForm:
     default_unit: str
     max_rows: int = FORM_ROWS_MAX
     names: dict[str, str] = field(default_factory=dict)
+    # Each line counting one unit alone, by the line's value: a row of that line given
+    # a quantity and no unit is taken in it (`with_sole_units`).
+    sole_units: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, obligation: services.Obligations) -> RowsForm:
@@ -307,7 +310,29 @@ class RowsForm:
         names = {
             str(line.number): obligation.product_names[line.number] for line in obligation.lines
         }
-        return cls(lines, units, str(only.number) if only else "", default_unit, names=names)
+        sole_units = {
+            str(line.number): line.units[0] for line in obligation.lines if len(line.units) == 1
+        }
+        return cls(
+            lines,
+            units,
+            str(only.number) if only else "",
+            default_unit,
+            names=names,
+            sole_units=sole_units,
+        )
+
+    def with_sole_units(self, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+        """`rows` with the unit of a row's line filled in where the line counts one unit
+        alone and the row gives a quantity but no unit (round 66: a row added for line 1
+        kept "— (revenue only)" and was refused "Give the unit: line 1's rule counts
+        end_users", the one unit it could be). The API's rows are read as sent."""
+        return [
+            {**row, "unit": self.sole_units[row["line"]]}
+            if not row["unit"] and row["quantity"] and row["line"] in self.sole_units
+            else row
+            for row in rows
+        ]
 
     def blank(self) -> dict[str, str]:
         row = dict.fromkeys(COLUMNS, "")
@@ -327,7 +352,7 @@ def _post_filing(
     action = posted.action.data or "preview"
     mode = posted.mode.data if posted.mode.data in MODES else "form"
     typed = _as_drawn_left_out(posted.typed_rows(), context["as_drawn"]) if mode == "form" else []
-    rows = [values for values, _messages in typed]
+    rows = form.with_sole_units([values for values, _messages in typed])
     context.update(
         mode=mode,
         reason=(posted.reason.data or "").strip(),
@@ -442,7 +467,9 @@ def _submission(
         upload = _csv_upload(posted, context)
         if upload is None:
             return None
-        return csv_submission(upload, attest=attest, amends=amends, reason=reason)
+        return csv_submission(
+            upload, attest=attest, amends=amends, reason=reason, template_rows_left_out=True
+        )
     typed = [forms.as_filed(row) for row in rows] if mode == "form" else []
     return form_submission(typed, attest=attest, amends=amends, reason=reason, first_row=1)
 

@@ -370,14 +370,18 @@ def reviewed_software_card(live_server: LiveServer, version: str, first: date, l
         ratecards.import_card(document, published_by="tests")
 
 
-def upload_from_template(page: Any, report: Path, rows: str) -> str:
+def upload_from_template(
+    page: Any, report: Path, rows: str, *, below_the_template: bool = False
+) -> str:
     """On a period's page: its template downloaded (its text returned), `rows` (CSV
-    lines after the header) written to `report` and uploaded, and the royalty
+    lines after the header, or with `below_the_template` after the template's own
+    rows, left as drawn: round 66) written to `report` and uploaded, and the royalty
     previewed."""
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the template for this period").click()
     template = Path(download.value.path()).read_text(encoding="utf-8")
-    report.write_text(f"{template.splitlines()[0]}\n{rows}")
+    kept = template if below_the_template else f"{template.splitlines()[0]}\n"
+    report.write_text(f"{kept}{rows}")
     upload = page.locator("#report-csv")
     upload.get_by_label("CSV file").set_input_files(report)
     arrive(page, upload.get_by_role("button", name="Preview the royalty"))

@@ -25,6 +25,7 @@ a walk started just before the office's midnight expects the day it was issued o
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,10 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     assert "Licensing staff review it before it is approved; we email you" in page.inner_text(
         ".flashes"
     )
-    assert "is being reviewed submitted the licensing office" in _waiting(page)
+    # Round 66: by when the office aims to decide, where it said the state alone.
+    waiting = _waiting(page)
+    assert "is being reviewed The licensing office aims to decide by the end of" in waiting
+    assert "(10 US business days from submission); we email you when it decides." in waiting
     assert "Type Commercial company" in _main(page)
 
     # 2. Staff approve; the vendor is told what acceptance invoices, on the
@@ -184,9 +188,13 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     page.fill("#signer_title", "Managing Director")
     page.check("#authority_confirmed")
     page.get_by_role("button", name="Accept the agreement").click()
-    assert "is issued for 260.00 USD due up front: pay it from Invoices" in page.inner_text(
-        ".flashes"
-    )
+    assert (
+        "is issued for 260.00 USD due up front: pay it by card or by wire, ACH or check from "
+        "its page."
+    ) in page.inner_text(".flashes")
+    # Round 66: the message links the invoice it names ("pay it from Invoices" did not).
+    invoice_link = page.locator(".flashes a")
+    assert re.fullmatch(r"/portal/invoices/\d+", invoice_link.get_attribute("href") or "")
     # Issued at the real time (cards are paid outside the travel): numbered in the
     # office's year and due 30 days after the office's day, as finalize_in does; the
     # office's day it was issued on, which may be the day after the walk started.
@@ -224,12 +232,16 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
             page
         )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
+        # Round 66: the customers added below the template's own row, left as drawn
+        # (its line and unit only), which the page leaves out as its form does.
         template = upload_from_template(
             page,
             tmp_path / "q1.csv",
             "1,QF-1,Harbor Clinic,US,end_users,30,\n1,QF-2,Lakeside Practice,US,end_users,25,\n",
+            below_the_template=True,
         )
         assert template.splitlines() == [HEADER, "1,,,,end_users,,"]
+        assert "Please correct" not in _main(page)
         preview = _main(page)
         # The up-front invoice is counted: 55 x 18.50 = 1,017.50, less 260.00 charged.
         assert "55 end users 1,017.50 USD 260.00 USD 757.50 USD" in preview

@@ -213,7 +213,10 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     page.goto(application_url)
     INES.sign_in_again(page)
     assert "2,160.00 USD" in _main(page)
-    assert "APP-000001 is being reviewed submitted the licensing office" in INES.waiting(page)
+    assert (
+        "APP-000001 is being reviewed The licensing office aims to decide by the end of"
+        in INES.waiting(page)
+    )
 
     # 2. The licensing officer approves; the vendor accepts.
     with live_server.app.app_context():

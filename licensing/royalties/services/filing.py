@@ -275,6 +275,7 @@ def _compute(
             for line in obligation.lines
         ],
         rate_card=agreement.rate_card,
+        products=obligation.product_names,
     )
     if beyond_largest(filing.total_due):
         raise too_large_to_invoice(

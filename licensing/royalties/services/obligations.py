@@ -330,6 +330,9 @@ class Filing:
     # The card every line is priced on: the agreement's (the royalty contract),
     # named beside the total (cardcheck54: only each line's working named it).
     rate_card: str | None = None
+    # Each reportable line's product, by its number: the lines' table names it beside
+    # the number (round 66: "1" and "2" alone sent the vendor back to the period page).
+    products: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def total_due(self) -> Decimal:

@@ -60,6 +60,7 @@ def filing_of(report: RoyaltyReport) -> Filing:
         credit_notes=report.credit_notes,
         through=_through(session, obligation, report),
         rate_card=agreement.rate_card,
+        products=obligation.product_names,
     )
 
 

@@ -226,12 +226,16 @@ def test_accepting_an_agreement_names_the_invoice_issued_for_what_is_due_up_fron
 ) -> None:
     agreement = agreement_of(apply(vendor, SMALL_SOFTWARE))
     signed_in(client, vendor)
-    text = _accept_on_the_page(client, agreement)
+    page = accepted_on_the_page(client, agreement)
     invoice = db.session().scalars(select(Invoice)).one()
     assert (
         f"Agreement {agreement.number} is accepted and active. Invoice {invoice.number} "
-        "is issued for 815.00 USD due up front: pay it from Invoices." in text
+        "is issued for 815.00 USD due up front: pay it by card or by wire, ACH or check "
+        "from its page." in text_of(page)
     )
+    # Round 66: the invoice it names is linked ("pay it from Invoices" opened nothing).
+    link = f'<a href="/portal/invoices/{invoice.id}">{invoice.number}</a>'
+    assert link in page.get_data(as_text=True)
 
 
 def test_accepting_an_agreement_with_nothing_due_up_front_says_royalties_follow_reports(

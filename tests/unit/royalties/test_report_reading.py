@@ -26,6 +26,7 @@ from licensing.royalties.rows import (
     _long_number,
     _plain_row,
     check_row,
+    column_count_problem,
     json_submission,
 )
 from licensing.streaming import csv_cell_read
@@ -241,7 +242,7 @@ def test_csv_cells_are_read_back_from_the_formula_escape_exactly_as_cell_by_cell
     expected = [
         dict(zip(COLUMNS, [csv_cell_read(cell) for cell in record], strict=True))
         if len(record) == len(COLUMNS)
-        else f"expected {len(COLUMNS)} columns, found {len(record)}"
+        else column_count_problem(len(record))
         for record in list(csv.reader(io.StringIO(text, newline="")))[1:]
         if "".join(record).strip()
     ]
