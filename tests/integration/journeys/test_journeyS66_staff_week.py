@@ -5,7 +5,7 @@ read two ways."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,12 +15,14 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import AUTO_USE
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE
 from tests.integration.pricing.conftest import corrected_example
-from tests.support.agreements import issued_agreement, make_active_agreement
-from tests.support.billing import credited, paid_offline
+from tests.integration.royalties.conftest import row
+from tests.support.agreements import issued_agreement, make_active_agreement, up_front_invoice
+from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.pages import text_of
 from tests.support.rate_card_checks import checked_page
+from tests.support.reporting_year import filed
 from tests.support.settings import issuing
 from tests.support.uses import STAFF_USE
 
@@ -124,3 +126,42 @@ def test_the_refund_form_says_a_wire_needs_its_reference_before_it_is_sent(
         "Reference Required for a wire, ACH or check: the bank's reference or the check "
         "number (none for a refund to the card)."
     ) in page
+
+
+def test_an_agreements_history_reads_its_whole_trail_each_event_naming_its_record(
+    client: FlaskClient,
+    signed_in: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    billing_staff: Any,
+    example_card: str,
+) -> None:
+    # Its page's history held the agreement's three events (issued, accepted, a
+    # reminder); billing staff may not open the audit log, so what happened under it
+    # (its invoices, payments, credit notes, refunds, royalty reports) had no trail.
+    agreement = make_active_agreement(vendor, licensing_staff, AUTO_USE, DEVELOPMENT_USE)
+    invoice = up_front_invoice(agreement)
+    paid_offline(invoice.id, str(invoice.total), "WIRE-7")
+    credit = credited(invoice.id, "100.00", "Billed at the wrong tier")
+    refunded_offline(credit.id, "100.00", "OUT-7")
+    report = filed(
+        vendor,
+        agreement.id,
+        date(2027, 1, 1),
+        [row(1, "A", quantity=3000)],
+        now=datetime(2027, 4, 2, 15, tzinfo=UTC),
+    ).report
+    signed_in(client, billing_staff)
+    page = _words(text_of(client.get(f"/console/agreements/{agreement.id}")))
+    history = page.split("What happened to this agreement and under it")[1]
+    for said in (
+        f"Application submitted: {agreement.application.reference}",
+        "Agreement issued",
+        "Agreement accepted",
+        f"Invoice finalized: {invoice.number}",
+        f"Payment recorded: Wire payment of {invoice.number} (WIRE-7)",
+        f"Credit note issued: {credit.number}",
+        f"Refund recorded: Wire refund of 100.00 USD of {credit.number}",
+        f"Royalty report submitted: {report.reference}",
+    ):
+        assert said in history, said
