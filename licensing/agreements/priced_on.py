@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -84,6 +85,32 @@ def issued_on(version: str) -> Select[int, str, str, str, Decimal | None, str]:
         .join(Organization, Organization.id == Agreement.organization_id)
         .where(Agreement.rate_card == version, Agreement.state.in_(PRICING))
         .order_by(Agreement.id)
+    )
+
+
+# The agreements a correction tells (`services.reissue.card_corrected`'s `_TOLD`):
+# awaiting acceptance, or accepted (in force, ended, or renewed since).
+TOLD = (states.ISSUED, states.ACTIVE, states.EXPIRED, states.SUPERSEDED)
+
+
+def told_on_publishing(session: Session, version: str, first: date, last: date) -> list[str]:
+    """The numbers of the agreements on `version` whose licensees a correction taking
+    its days from `first` to `last` would email that their card was corrected (round
+    66: the check's page said so only once the card was published): those awaiting
+    acceptance or accepted (`TOLD`) whose term has a day in them, oldest first. A
+    licensee told of an earlier correction pricing their uses alike is told again
+    without an email (`reissue._priced_alike`): counted here all the same."""
+    return list(
+        session.scalars(
+            select(Agreement.number)
+            .where(
+                Agreement.rate_card == version,
+                Agreement.state.in_(TOLD),
+                Agreement.term_start <= last,
+                Agreement.term_end >= first,
+            )
+            .order_by(Agreement.id)
+        )
     )
 
 

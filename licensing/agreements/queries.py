@@ -152,6 +152,28 @@ _CHARGED_UNDER: list[ChargedUnder] = [
 ]
 
 
+# The records of an agreement's audit trail that packages above this one keep (round
+# 66): the royalties package adds its reports (`in_trail`).
+TrailRecords = Callable[[Session, int], list[tuple[str, int]]]
+_TRAIL: list[TrailRecords] = []
+
+
+def in_trail(records: TrailRecords) -> TrailRecords:
+    """Add another package's records (given the agreement's id) to an agreement's trail."""
+    if records not in _TRAIL:
+        _TRAIL.append(records)
+    return records
+
+
+def trail_records(session: Session, agreement: Agreement) -> list[tuple[str, int]]:
+    """The agreement, its application and the records registered with `in_trail`,
+    as (entity type, id) pairs: whose events its page's history reads together."""
+    found = [("agreement", agreement.id), ("application", agreement.application_id)]
+    for records in _TRAIL:
+        found.extend(records(session, agreement.id))
+    return found
+
+
 def charged_under(condition: ChargedUnder) -> ChargedUnder:
     """Count another kind of invoice in what an agreement has been charged."""
     if condition not in _CHARGED_UNDER:

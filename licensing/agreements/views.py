@@ -98,7 +98,7 @@ from licensing.web.forms import PageForm, readable, show_errors
 from licensing.web.navigation import record_url, url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
-from licensing.web.records import named_by_id, numbered_record
+from licensing.web.records import named_by_id, numbered_record, record_refs
 from licensing.web.scope import OrganizationScope, organization_scope, requested_organization
 from licensing.words import counted, humanize, working_in_words
 
@@ -2073,6 +2073,35 @@ def _acceptance_wait(agreement: Agreement) -> AcceptanceWait | None:
     )
 
 
+# The events an agreement's page shows of its whole trail (the newest; the audit log,
+# for admins, has every one).
+TRAIL_EVENTS = 100
+
+
+def _trail(session: Session, agreement: Agreement) -> dict[str, Any]:
+    """The agreement's history with its application's, royalty reports', invoices',
+    payments', credit notes' and refunds' (round 66: it held the agreement's own
+    events alone, and billing staff, who may not open the audit log, had no trail of
+    what happened under it), each other record's event naming it, linked."""
+    records = [
+        *queries.trail_records(session, agreement),
+        *billing_queries.trail_under(session, agreement.number),
+    ]
+    history = audit_queries.events_for_records(session, records, limit=TRAIL_EVENTS)
+    own = ("agreement", str(agreement.id))
+    others = {(event.entity_type, event.entity_id) for event in history} - {own}
+    refs = record_refs(sorted(others))
+    return {
+        "history": history,
+        "history_subjects": {
+            event.seq: (refs[key].label, refs[key].url)
+            for event in history
+            if (key := (event.entity_type, event.entity_id)) != own
+        },
+        "history_whole": len(history) < TRAIL_EVENTS,
+    }
+
+
 def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, int]:
     """The agreement's console page: its history, and while issued what it waits on
     (the vendor's page said what accepting invoices; staff's said only "issued"), and
@@ -2087,7 +2116,7 @@ def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, in
     return _agreement_page(
         agreement,
         "agreements/console_agreement.html",
-        history=audit_queries.events_for(session, "agreement", agreement.id),
+        **_trail(session, agreement),
         acceptance_wait=_acceptance_wait(agreement),
         correction=None if isinstance(offer, str) else offer,
         not_reissued=offer if isinstance(offer, str) else None,

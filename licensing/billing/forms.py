@@ -200,7 +200,10 @@ class RefundForm(RepeatedReferenceForm):
     reference = StringField(
         "Reference",
         validators=[Optional(), within(REFERENCE_MAX)],
-        description="For a wire, ACH or check: the bank's reference or the check number.",
+        description=(
+            "Required for a wire, ACH or check: the bank's reference or the check number "
+            "(none for a refund to the card)."
+        ),
     )
     record_anyway = _record_anyway("refund")
     sent_on = DateField("Sent on", validators=[Optional()])

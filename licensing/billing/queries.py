@@ -293,6 +293,37 @@ def billed_under(number: str) -> ColumnElement[bool]:
     )
 
 
+def trail_under(session: Session, number: str) -> list[tuple[str, int]]:
+    """The billing records in the audit trail of the agreement numbered `number`
+    (round 66: its page's history held the agreement's own three events): the
+    invoices billed under it (`billed_under`), their payments and credit notes, and
+    those credit notes' refunds, as (entity type, id) pairs."""
+    invoices = list(
+        session.scalars(select(Invoice.id).where(billed_under(number)).order_by(Invoice.id))
+    )
+    if not invoices:
+        return []
+    payments = session.scalars(
+        select(Payment.id).where(Payment.invoice_id.in_(invoices)).order_by(Payment.id)
+    ).all()
+    credits = session.scalars(
+        select(CreditNote.id).where(CreditNote.invoice_id.in_(invoices)).order_by(CreditNote.id)
+    ).all()
+    refunds = (
+        session.scalars(
+            select(Refund.id).where(Refund.credit_note_id.in_(credits)).order_by(Refund.id)
+        ).all()
+        if credits
+        else []
+    )
+    return [
+        *(("invoice", invoice_id) for invoice_id in invoices),
+        *(("payment", payment_id) for payment_id in payments),
+        *(("credit_note", credit_id) for credit_id in credits),
+        *(("refund", refund_id) for refund_id in refunds),
+    ]
+
+
 def _billed_directly(invoice: type[Invoice], number: str) -> ColumnElement[bool]:
     """`invoice` (the table or an alias) is the agreement's up-front or a royalty
     report's under it."""

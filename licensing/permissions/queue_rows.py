@@ -85,11 +85,11 @@ def _ending(ending: GrantEnding | None) -> str | None:
     # A sentence under the cell's day: its days in words (round 58), as the request's
     # page says them (`|dated`).
     if ending.reminded_at is not None:
-        told = Markup("The requester was emailed that it ends on {}.").format(
+        told = Markup("The requester was emailed on {} that it ends.").format(
             dated(ending.reminded_at)
         )
     elif ending.reminder_on is not None:
-        told = Markup("The requester is emailed that it ends on {}.").format(
+        told = Markup("The requester is emailed on {} that it ends.").format(
             dated(ending.reminder_on)
         )
     else:

@@ -354,6 +354,14 @@ def _checked(check: services.CardCheck) -> str:
             taking.version: priced_on.priced_on(db.session(), taking.version)
             for taking in check.taken
         },
+        # Round 66: whose licensees publishing it emails, said before it is published.
+        told=[
+            number
+            for taking in check.taken
+            for number in priced_on.told_on_publishing(
+                db.session(), taking.version, taking.first, taking.last
+            )
+        ],
         kept=check.kept,
         alongside=check.alongside,
         base=check.base,

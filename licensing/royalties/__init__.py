@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -29,6 +30,7 @@ from licensing.finance import classification as finance_classification
 from licensing.finance import queries as finance_queries
 from licensing.royalties import charged, queries, schedule, services, views
 from licensing.royalties.classification import classify_royalty_lines
+from licensing.royalties.models import RoyaltyReport
 from licensing.royalties.services.reminders import unfiled_reports
 from licensing.royalties.services.renewal_usage import last_reported_usage_of
 from licensing.royalties.services.term_to_date import ChargedToDate, charged_to_date
@@ -60,6 +62,19 @@ def _review_queue_health(session: Session, now: datetime) -> finance_queries.Que
     return queries.review_queue_health(session, now, target_days=target)
 
 
+def _reports_of(session: Session, agreement_id: int) -> list[tuple[str, int]]:
+    """An agreement's royalty reports (every one filed, amended or superseded), as the
+    audit trail names them."""
+    return [
+        ("royalty_report", report_id)
+        for report_id in session.scalars(
+            select(RoyaltyReport.id)
+            .where(RoyaltyReport.agreement_id == agreement_id)
+            .order_by(RoyaltyReport.id)
+        )
+    ]
+
+
 def init_app(app: Flask) -> None:
     accounts.register_overdue_check("royalty_reports", overdue_reports)
     accounts.register_open_business("royalty_reports", unfiled_reports)
@@ -70,5 +85,7 @@ def init_app(app: Flask) -> None:
     schedule.register()
     reported_usage.register(last_reported_usage_of)
     agreement_queries.charged_under(charged.royalty_invoices)
+    # Round 66: an agreement's page reads its reports' events in its history.
+    agreement_queries.in_trail(_reports_of)
     # The agreement's page says what its usage-based lines are charged so far.
     app.jinja_env.globals["agreement_to_date"] = _agreement_to_date

@@ -109,7 +109,7 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     assert f"Valid {day_text(first)} to {day_text(last)}" in decision
     assert f"The permission ends on {day_text(last)}, in " in office.inner_text("#grant-ending")
     reminded = day_text(last - timedelta(days=30))  # 30 days before the last day
-    assert f"The requester is emailed that it ends on {reminded}." in office.inner_text(
+    assert f"The requester is emailed on {reminded} that it ends." in office.inner_text(
         "#grant-ending"
     )
     assert_accessible(office)

@@ -72,7 +72,7 @@ def iso_days(html: str) -> list[str]:
 class _CellNotes(HTMLParser):
     """The notes under a table cell's value (`<span class="muted">` in a `<td>`): the
     queues' sentences ("The licensee is emailed on ... if it is still not renewed.",
-    "Ends in 20 days. The requester is emailed that it ends on ...", "use ... to
+    "Ends in 20 days. The requester is emailed on ... that it ends.", "use ... to
     ..."), read apart from the cells' days, which keep ISO."""
 
     def __init__(self) -> None:

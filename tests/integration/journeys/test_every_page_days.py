@@ -422,7 +422,7 @@ def test_what_pages_say_after_a_step_and_the_queues_notes_write_their_days_in_wo
     queue = _words(seen["/console/permissions/?ending=1"])
     assert f"use {day_text(today)} to {day_text(today + timedelta(days=50))}" in queue, queue
     assert re.search(
-        r"Ends in \d+ days\. The requester is emailed that it ends on [A-Z][a-z]+ \d+, \d{4}\.",
+        r"Ends in \d+ days\. The requester is emailed on [A-Z][a-z]+ \d+, \d{4} that it ends\.",
         queue,
     ), queue
     assert "The licensee is emailed on December 30, 2026 if it is still not renewed." in _words(

@@ -351,13 +351,13 @@ def test_a_grant_about_to_end_says_when_and_whether_the_requester_is_told(
     services.approve(long.id, OFFICE, valid_until=today + timedelta(days=90), now=earlier)
     page = _console(app, signed_in, licensing_staff, long.id)
     assert (
-        f"The requester is emailed that it ends on {day_text(today + timedelta(days=60))}." in page
+        f"The requester is emailed on {day_text(today + timedelta(days=60))} that it ends." in page
     )
     ending, _ = submit(requester_email="tomas@harbor.example")
     services.approve(ending.id, OFFICE, valid_until=today + timedelta(days=10), now=earlier)
     services.expire_due()
     page = _console(app, signed_in, licensing_staff, ending.id)
-    assert "The requester was emailed that it ends on " in page
+    assert "The requester was emailed on " in page
     assert "in 10 days." in page
 
 

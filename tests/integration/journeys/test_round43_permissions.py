@@ -79,18 +79,18 @@ def test_grants_ending_say_per_grant_whether_the_requester_was_emailed_that_it_e
         "its last 30 days." in _one_line(selectable_row(page, short.id))
     )
     assert (
-        f"Ends in 50 days. The requester is emailed that it ends on "
-        f"{day_text(today + timedelta(days=20))}."
+        f"Ends in 50 days. The requester is emailed on "
+        f"{day_text(today + timedelta(days=20))} that it ends."
         in _one_line(without_time_tags(selectable_row(page, later.id)))
     )
     told = _one_line(without_time_tags(selectable_row(page, ending.id)))
-    assert "Ends in 10 days. The requester was emailed that it ends on " in told
+    assert "Ends in 10 days. The requester was emailed on " in told
     # The same words as the request's page, from the same function.
     client = signed_in(app.test_client(), licensing_staff)
     detail = _one_line(client.get(f"/console/permissions/{ending.id}").get_data(as_text=True))
-    sent = told.split("was emailed that it ends on ")[1].split(".")[0]
+    sent = told.split("was emailed on ")[1].split(" that it ends.")[0]
     # Round 58: the queue's note says the day in words, as the request's page does.
-    assert f"The requester was emailed that it ends on {sent}." in without_time_tags(detail)
+    assert f"The requester was emailed on {sent} that it ends." in without_time_tags(detail)
     # Elsewhere the queue says nothing of it.
     assert "The requester" not in _queue(app, signed_in, licensing_staff, "?state=approved")
 

@@ -201,7 +201,7 @@ def test_the_apis_grants_ending_say_whether_the_requester_was_emailed_that_it_en
         .get_data(as_text=True)
         .split()
     )
-    sent_on = page.split("The requester was emailed that it ends on ")[1].split(".")[0]
+    sent_on = page.split("The requester was emailed on ")[1].split(" that it ends.")[0]
     assert dated(datetime.fromisoformat(told["reminder_sent_at"])) == sent_on
     # Elsewhere, and on one request's answer, it is null.
     approved = client.get("/api/v1/permission-requests?state=approved", headers=headers)
