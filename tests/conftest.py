@@ -284,30 +284,7 @@ def _engine_of_template(url: str, *, jit: str = "server") -> Engine:
     engine = _TEMPLATE_ENGINES.get((url, jit))
     if engine is None:  # one a JIT setting: it is each connection's startup option
         engine = _TEMPLATE_ENGINES[url, jit] = make_engine(url, jit=jit)
-        if engine.dialect.name == "postgresql":
-            event.listen(engine, "checkin", _session_discarded)
     return engine.execution_options()
-
-
-def _session_discarded(dbapi_connection: Any, record: Any) -> None:
-    """A PostgreSQL connection handed back to the template engine's pool leaves
-    nothing of its session for the next test (round 66): `DISCARD ALL` ends every
-    setting a test made with `SET` (its `lock_timeout`), session advisory locks,
-    temporary tables, prepared statements and cursors, as a new connection would
-    (the pool has rolled its transaction back already).
-
-    Each test had its own connection, the pool disposed of after it: a new server
-    process forked, authenticated and its catalogue caches filled again for every
-    test, some 8 ms of CPU on each side of the socket, 4,000 times a run. A
-    connection whose server went away is replaced by the pool's pre-ping."""
-    if dbapi_connection is None:  # invalidated: there is nothing to discard
-        return
-    try:
-        dbapi_connection.autocommit = True
-        dbapi_connection.execute("DISCARD ALL")
-        dbapi_connection.autocommit = False
-    except Exception as error:  # the server gone (a test halted it)
-        record.invalidate(error)  # closed: the next checkout connects afresh
 
 
 _FROZEN_AFTER_AN_APP: list[bool] = []
@@ -360,8 +337,7 @@ def app_in_transaction(
                 transaction.rollback()
         if shared is None:
             connection.close()
-            if database.engine.dialect.name != "postgresql":  # kept, discarded (above)
-                database.engine.dispose()
+            database.engine.dispose()
 
 
 # The connection of the module whose prepared data is alive now, by database URL.

@@ -130,7 +130,7 @@ class PostgresServer:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200 -c autovacuum=off"
+            "-c max_connections=200"
         )
         self._run(
             "pg_ctl", "-D", str(self.data), "-o", options,
