@@ -29,3 +29,8 @@ def test_the_paths_a_process_had_are_kept_after_this_checkout() -> None:
     environment = this_checkout({"PYTHONPATH": "/opt/plugins"}, LOG_LEVEL="DEBUG")
     assert environment["PYTHONPATH"].split(":") == [str(PROJECT_ROOT), "/opt/plugins"]
     assert environment["LOG_LEVEL"] == "DEBUG"
+
+
+def test_a_process_started_for_this_checkout_may_write_its_bytecode() -> None:
+    # Round 66: each process compiled the whole package from source again.
+    assert "PYTHONDONTWRITEBYTECODE" not in this_checkout({"PYTHONDONTWRITEBYTECODE": "1"})
