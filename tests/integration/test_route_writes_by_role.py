@@ -56,6 +56,7 @@ from tests.support import factories
 from tests.support.agreements import issued_agreement
 from tests.support.card_years import CardYears
 from tests.support.organization_records import document_of, records_of
+from tests.support.passkeys import b64url
 from tests.support.settings import issuing
 from tests.support.uses import STAFF_USE
 
@@ -846,7 +847,10 @@ def _own_records(person: User, token_id: int) -> dict[str, int]:
     """A passkey and a remembered browser of `person`'s, and their token's id."""
     session = db.session()
     passkey = Passkey(
-        user_id=person.id, credential_id=f"walk-{person.id}", public_key=b"k", name="Laptop"
+        user_id=person.id,
+        credential_id=b64url(f"walk-{person.id}".encode()),
+        public_key=b"k",
+        name="Laptop",
     )
     browser = RememberedBrowser(
         user_id=person.id,
@@ -966,7 +970,7 @@ def _records(app: Flask, people: dict[str, User]) -> dict[str, Any]:
     session.add(
         Passkey(
             user_id=colleague.id,
-            credential_id=f"walk-{colleague.id}",
+            credential_id=b64url(f"walk-{colleague.id}".encode()),
             public_key=b"k",
             name="Phone",
         )

@@ -30,6 +30,7 @@ from tests.support import factories
 from tests.support.agreements import make_active_agreement, up_front_invoice
 from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.factories import bearer
+from tests.support.passkeys import b64url
 
 # Ids no record has (one for each argument of a route, so that an answer naming one
 # tells which): the answers every other organization's ids must match.
@@ -63,7 +64,10 @@ def records_of(app: Flask, owner: User, staff: User) -> dict[str, Any]:
     )
     token, _secret = accounts.create_api_token(owner.id, "their program", actor=by_owner)
     passkey = Passkey(
-        user_id=owner.id, credential_id=f"credential-{owner.id}", public_key=b"k", name="Laptop"
+        user_id=owner.id,
+        credential_id=b64url(f"credential-{owner.id}".encode()),
+        public_key=b"k",
+        name="Laptop",
     )
     browser = RememberedBrowser(
         user_id=owner.id,
