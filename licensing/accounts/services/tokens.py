@@ -96,24 +96,18 @@ def authenticate_token(
     with `replacement_page(token id)`, the address of the page that replaces it.
     Notes when the token was last used (to the minute)."""
     moment = now or utcnow()
-    # Read in the request's session, outside a unit of work (round 66): most calls
-    # only read (the use is noted at most once a minute), and a unit of work for the
-    # read cost every API request a transaction and its commit (on SQLite, the write
-    # lock taken at its BEGIN), the biggest part of a bare request's own work. The
-    # user with the token, in one statement (round 63: the user's row was a second).
-    session = db.session()
-    token = session.scalars(_TOKEN_WITH_ITS_USER, {"token_hash": _digest(raw)}).one_or_none()
-    if token is None or token.revoked_at is not None or not token.user.is_active:
-        return None
-    if token.has_expired(moment):
-        raise AuthenticationRequired(
-            expired_detail(token, replacement_page(token.id)),
-            instants={"expired_at": token.expires_at} if token.expires_at else None,
-        )
-    if token.last_used_at is None or moment - token.last_used_at >= TOKEN_USE_RESOLUTION:
-        with db.transaction():  # the token's row, written by this session's flush
+    with db.transaction() as session:
+        token = session.scalars(_TOKEN_WITH_ITS_USER, {"token_hash": _digest(raw)}).one_or_none()
+        if token is None or token.revoked_at is not None or not token.user.is_active:
+            return None
+        if token.has_expired(moment):
+            raise AuthenticationRequired(
+                expired_detail(token, replacement_page(token.id)),
+                instants={"expired_at": token.expires_at} if token.expires_at else None,
+            )
+        if token.last_used_at is None or moment - token.last_used_at >= TOKEN_USE_RESOLUTION:
             token.last_used_at = moment
-    return principal_for(token.user, token=token)
+        return principal_for(token.user, token=token)
 
 
 def create_api_token_for(
