@@ -55,7 +55,7 @@ _CONTROL = re.compile("[\x00-\x1f\ud800-\udfff]")
 _COLUMN_SET = frozenset(COLUMNS)
 # The columns a vendor fills in a template's row; the template draws a row for each
 # reportable line and unit with only its `line` and `unit` (round 66: `_csv_rows`).
-_FILLED_COLUMNS = (1, 2, 3, 5, 6)  # customer_id, customer_name, country, quantity, revenue
+_FILLED_COLUMNS = tuple(index for index, name in enumerate(COLUMNS) if name not in ("line", "unit"))
 
 
 class Problems:
