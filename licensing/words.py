@@ -394,3 +394,13 @@ def term_share_words(term_days: int | None, proration: Fraction) -> str:
         f"the term is {format_quantity(term_days)} of the rate card period's "
         f"{format_quantity(card_days)} days, {fraction} ({share})"
     )
+
+
+# Round 67 (staff67): where a sentence would name the card that priced an agreement
+# and licensing staff priced it by hand (`agreements.hand_priced.card_that_priced`).
+BY_HAND = "priced by hand by licensing staff, on no rate card"
+
+
+def priced_words(card: str | None) -> str:
+    """ "rate card 2027.1", or that no card priced it (`card_that_priced`'s None)."""
+    return f"rate card {card}" if card is not None else BY_HAND
