@@ -304,6 +304,18 @@ MONEY_FIELDS = frozenset(
         "outstanding",
         "subtotal",
         "remaining",
+        "total_due",
+        "balance_due",
+        "refund_due",
+        "refund_outstanding",
+        "amount_received",
+        "royalty_net",
+        "royalty_credited",
+        "opening_balance",
+        "closing_balance",
+        "total_before",
+        "total_after",
+        "late_fee",
     }
 )
 _PLAIN_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
