@@ -43,7 +43,8 @@ class ActivatedAgreement:
     activated_at: datetime
     term_start: date
     term_end: date
-    rate_card_version: str
+    # The card that priced it; None where licensing staff priced it by hand (round 67).
+    rate_card_version: str | None
     payment_terms_days: int
     late_fee_monthly_percent: Decimal
     charges: tuple[UpFrontCharge, ...]

@@ -322,6 +322,11 @@ _ONE_UNIT = re.compile(
 )
 
 
+# How a line's working records an amount staff changed (`agreements.issuing.AMENDED`,
+# `royalties.computation.AMENDED_BY_HAND`): "... from X to Y: <the reason typed>".
+_AMENDED = "amended by the licensor from "
+
+
 def working_in_words(step: str) -> str:
     """A step of a quote's or an invoice line's working as a person reads it, on
     pages and in documents alike: identifiers in words, one unit in the singular
@@ -330,6 +335,11 @@ def working_in_words(step: str) -> str:
     rounding step rounds, and what the step's own figures give by hand), and
     amounts and quantities grouped ("120000" -> "120,000"). The stored working
     (the API, exports) keeps the exact fraction and the card's unit names."""
+    # Round 67: the reason staff typed for an amended amount is their words, not
+    # figures ("Priced by hand for 2028." read "for 2,028").
+    if step.startswith(_AMENDED) and ": " in step:
+        head, reason = step.split(": ", 1)
+        return f"{working_in_words(head)}: {reason}"
     text = _ONE_UNIT.sub(lambda found: f"1 {singular_unit(found.group(1))}", step)
     text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", text)
     return figures_grouped(identifiers_in_words(text))
@@ -394,3 +404,13 @@ def term_share_words(term_days: int | None, proration: Fraction) -> str:
         f"the term is {format_quantity(term_days)} of the rate card period's "
         f"{format_quantity(card_days)} days, {fraction} ({share})"
     )
+
+
+# Round 67 (staff67): where a sentence would name the card that priced an agreement
+# and licensing staff priced it by hand (`agreements.hand_priced.card_that_priced`).
+BY_HAND = "priced by hand by licensing staff, on no rate card"
+
+
+def priced_words(card: str | None) -> str:
+    """ "rate card 2027.1", or that no card priced it (`card_that_priced`'s None)."""
+    return f"rate card {card}" if card is not None else BY_HAND

@@ -22,6 +22,15 @@ agreement's end (or the day of the check, when that has passed) for a year, neve
 past the new card's last day
 (`ratecard.proposed_term`, as the renewal is drawn); against what it is priced at now
 (the latest quote's total; the agreement's own total).
+
+Round 67 (staff67): a renewal's change mixed two things, the card's and the usage's (the
+quantities last reported in place of those applied for, over the renewal's term): a
+correction raising 100 units by 0.50 showed +20,702.00. Each record is also priced, with
+the same uses and term, on the card in effect now on its first day in its currency
+(`in_effect_card`, what it would be priced on were the checked card not published):
+`card_change` (the checked card against it) is the card's effect alone, `usage_change`
+(it against the price now) the reported usage's and the term's; `usage` says what was
+reported, so the figures can be checked by hand.
 """
 
 from __future__ import annotations
@@ -52,7 +61,9 @@ from licensing.agreements.states import (
     UNDECIDED,
 )
 from licensing.db import utcnow
+from licensing.money import format_quantity
 from licensing.pricing import Quote, QuoteInputError, QuoteRequest, RateCard, price
+from licensing.ratecards import queries as ratecard_queries
 
 # Undecided applications with a quote: drafts have none yet.
 _REPRICED = (SUBMITTED, RETURNED, IN_REVIEW, ESCALATED)
@@ -84,10 +95,29 @@ class Repriced:
     # Whether its organization is suspended (round 47): counted, since licensing staff
     # may reinstate it, but it draws nothing until then (`queries.organization_renews`).
     licensee_suspended: bool = False
+    # Round 67: the card in effect now on its first day in its currency and the same
+    # request priced on it (None: none in effect, or it cannot price it all), and the
+    # usage a renewal is priced with, in words ("use 1: 2,000 units, reported in ...").
+    in_effect_card: str | None = None
+    in_effect: Decimal | None = None
+    usage: tuple[str, ...] = ()
 
     @property
     def change(self) -> Decimal | None:
         return None if self.then is None else self.then - self.now
+
+    @property
+    def card_change(self) -> Decimal | None:
+        """The checked card's own effect: on it against on the card in effect now."""
+        if self.then is None or self.in_effect is None:
+            return None
+        return self.then - self.in_effect
+
+    @property
+    def usage_change(self) -> Decimal | None:
+        """The rest: the uses and term it would be priced with (a renewal's reported
+        usage) on the card in effect now, against its price now."""
+        return None if self.in_effect is None else self.in_effect - self.now
 
 
 @dataclass(frozen=True)
@@ -142,10 +172,21 @@ class CardEffect:
     unpriced: int
     # The suspended organizations' share of the totals (round 48).
     suspended: Share = Share()
+    # Round 67: of the priced records, those priced on the card in effect now too, the
+    # change split into the card's and the usage's (their sum is those records' change);
+    # the rest (no card in effect on their first day now) in `uncompared`.
+    card_change: Decimal = Decimal(0)
+    usage_change: Decimal = Decimal(0)
+    uncompared: int = 0
 
     @property
     def change(self) -> Decimal:
         return self.then - self.now
+
+    @property
+    def uncompared_change(self) -> Decimal:
+        """The change of the priced records with no card in effect now to compare."""
+        return self.change - self.card_change - self.usage_change
 
 
 def effect(session: Session, card: RateCard, *, today: date | None = None) -> CardEffect:
@@ -156,9 +197,31 @@ def effect(session: Session, card: RateCard, *, today: date | None = None) -> Ca
     round 44)."""
     today = today if today is not None else calendar.office_date(utcnow())
     tally = _Tally()
+    cards = ratecard_queries.catalogue(session)
     for batch in chain(_applications(session, card), _renewals(session, card, today)):
-        tally.add(batch)
+        tally.add([_in_effect(cards, card, record, request) for record, request in batch])
     return tally.effect(card.currency)
+
+
+def _in_effect(
+    cards: ratecard_queries.Catalogue,
+    card: RateCard,
+    record: Repriced,
+    request: QuoteRequest | None,
+) -> Repriced:
+    """`record` priced on the card in effect now on its first day in the checked card's
+    currency (never the checked card itself), with the same request (round 67)."""
+    if record.then is None or request is None:
+        return record
+    current = cards.in_effect(request.term.start, card.currency)
+    if current is None or current.version == card.version:
+        return record
+    try:
+        quote = price(current, request, breakdowns=False)
+    except QuoteInputError:
+        return replace(record, in_effect_card=current.version)
+    total = quote.total if quote.fully_priced else None
+    return replace(record, in_effect_card=current.version, in_effect=total)
 
 
 class _Tally:
@@ -174,6 +237,9 @@ class _Tally:
         self.organizations: dict[int, OrganizationEffect] = {}
         self.listed: list[Repriced] = []
         self.suspended = Share()
+        self.card_change = Decimal(0)
+        self.usage_change = Decimal(0)
+        self.uncompared = 0
 
     def add(self, records: list[Repriced]) -> None:
         for record in records:
@@ -183,6 +249,11 @@ class _Tally:
                 continue
             self.now += record.now
             self.then += record.then
+            if record.card_change is not None and record.usage_change is not None:
+                self.card_change += record.card_change
+                self.usage_change += record.usage_change
+            else:
+                self.uncompared += 1
             if record.licensee_suspended:
                 self.suspended = self.suspended.plus(record)
             self._organization(record)
@@ -223,6 +294,9 @@ class _Tally:
             organization_count=len(self.organizations),
             unpriced=self.unpriced,
             suspended=self.suspended,
+            card_change=self.card_change,
+            usage_change=self.usage_change,
+            uncompared=self.uncompared,
         )
 
 
@@ -232,7 +306,9 @@ def _largest_first(record: Repriced) -> tuple[bool, Decimal, str]:
     return (change is None, -abs(change or Decimal(0)), record.reference)
 
 
-def _applications(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
+def _applications(
+    session: Session, card: RateCard
+) -> Iterator[list[tuple[Repriced, QuoteRequest | None]]]:
     """Undecided applications whose latest quote starts in the card's period, in
     batches: only the latest quote of each is read."""
     found = session.execute(
@@ -288,21 +364,26 @@ def latest_quotes(card: RateCard) -> Select[Application, QuoteVersion]:
     )
 
 
-def _application(card: RateCard, application: Application, latest: QuoteVersion) -> Repriced | None:
+def _application(
+    card: RateCard, application: Application, latest: QuoteVersion
+) -> tuple[Repriced, QuoteRequest] | None:
     request = Quote.from_snapshot(latest.snapshot).request
     if request is None:  # a quote kept without its request: priced by hand
         return None
+    request = replace(request, rate_card=None)
     return _repriced(
         "application",
         application.reference,
         application.organization,
         (latest.rate_card, latest.currency, latest.total),
         card,
-        replace(request, rate_card=None),
-    )
+        request,
+    ), request
 
 
-def _renewals(session: Session, card: RateCard, today: date) -> Iterator[list[Repriced]]:
+def _renewals(
+    session: Session, card: RateCard, today: date
+) -> Iterator[list[tuple[Repriced, QuoteRequest | None]]]:
     """Agreements whose renewal drawn `today` would start in the card's period
     (`renewal_candidates`), in batches, each batch's reported usage read at once."""
     found = session.scalars(
@@ -367,9 +448,11 @@ def renewal_candidates(card: RateCard, today: date) -> Select[Agreement]:
     )
 
 
-def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses, today: date) -> Repriced:
+def _renewal(
+    card: RateCard, agreement: Agreement, renewed: RenewedUses, today: date
+) -> tuple[Repriced, QuoteRequest]:
     request = renewal_request(agreement, renewed, card, today)
-    return _repriced(
+    record = _repriced(
         "renewal",
         agreement.number,
         agreement.organization,
@@ -377,6 +460,28 @@ def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses, today: 
         card,
         request,
     )
+    return replace(record, usage=_usage_words(renewed)), request
+
+
+def _usage_words(renewed: RenewedUses) -> tuple[str, ...]:
+    """What a renewal is priced with, use by use: each quantity last reported, beside
+    what was applied for ("use 1, users: 1,100 reported in RR-000007 for 2027-01-01 to
+    2027-03-31 (1,000 applied for)"), or that the use keeps what was applied for."""
+    said = []
+    for position, (index, use) in enumerate(renewed.uses, start=1):
+        usage = renewed.usage.get(index)
+        if usage is None or not usage.quantities:
+            said.append(f"use {position}: as applied for (nothing reported)")
+            continue
+        applied = use.fields().get("quantity", {})
+        for unit, value in sorted(usage.quantities.items()):
+            before = applied.get(unit)
+            was = f" ({format_quantity(before)} applied for)" if before is not None else ""
+            said.append(
+                f"use {position}, {unit.replace('_', ' ')}: {format_quantity(value)} reported "
+                f"in {usage.report} for {usage.period_start} to {usage.period_end}{was}"
+            )
+    return tuple(said)
 
 
 def _repriced(

@@ -29,6 +29,7 @@ from wtforms.validators import InputRequired
 from licensing import access, calendar, db, errors
 from licensing.agreements import forms
 from licensing.agreements.services.submission import AUDIENCE_UNITS
+from licensing.agreements.views import in_effect_option
 from licensing.extensions import configured_limit, csrf, limiter
 from licensing.limits import shows_unstorable_query_on_form
 from licensing.money import beyond_largest, exceeds_largest, revenue_problem
@@ -218,6 +219,9 @@ def estimate() -> tuple[str, int]:
         field_errors=field_errors,
         refused=refused,
         has_cards=bool(stored),
+        # Round 67: "The card in effect on the start date" names its card and currency
+        # where cards in several are published, as the application form's (round 66).
+        in_effect=in_effect_option(session, form.term_start.data, None, None, "estimate"),
         permission_fields=_permission_fields(form, quote),
         # A price no invoice can say (round 50): the estimate says so.
         too_large=(

@@ -9,6 +9,11 @@ says of its card (its pages, PDF, API and export) is this instead: no card price
 and which card was in effect in its currency on its first day when it was issued,
 stored at issue (`HandPricedAgreement`, agreements_0014) or, for one issued before,
 worked out from the cards published by its issue (cards never change).
+
+Round 67 (staff67): every sentence that names the card that priced an agreement (its
+renewal's working, *Rate card* and *What changed*, the agreement then issued, the API's
+`rate_card_before`, the export, the invoices' memos) asks `card_that_priced`, the one
+rule, rather than reading `Agreement.rate_card`; `words.priced_words` says it.
 """
 
 from __future__ import annotations
@@ -21,26 +26,43 @@ from sqlalchemy.orm import Session
 from licensing.calendar import day_text
 from licensing.pricing import RateCard
 from licensing.ratecards import queries as ratecard_queries
+from licensing.words import BY_HAND
 
 from .models import Agreement, HandPricedAgreement, QuoteVersion
+
+
+def priced_by_card(card: RateCard | None, start: date) -> bool:
+    """The one rule: `card` (an agreement's or a quote's, None where no card is
+    published as it) priced a term starting `start` unless its period does not hold
+    that day (a renewal licensing staff priced by hand names the renewed agreement's)."""
+    return card is None or _holds(card, start)
+
+
+def card_that_priced(session: Session, rate_card: str, start: date) -> str | None:
+    """The card that priced an agreement (or quote) naming `rate_card` whose term starts
+    `start`: `rate_card`, or None where licensing staff priced it by hand."""
+    card = ratecard_queries.card_by_version(session, rate_card)
+    return rate_card if priced_by_card(card, start) else None
 
 
 @dataclass(frozen=True)
 class HandPriced:
     """An agreement priced by hand: its currency, its first day, the card in effect in
     that currency on that day when it was issued (None: none was), the card its quote
-    names and the agreement it renews (None: none)."""
+    names, the agreement it renews (None: none) and the card that priced that one (None:
+    it was priced by hand too; round 67)."""
 
     currency: str
     start: date
     in_effect: str | None
     named: str
     renews: str | None
+    renews_card: str | None = None
 
     @property
     def page(self) -> str:
         """The agreement's *Rate card*, as its pages say it."""
-        renews = f" ({self.renews}, which it renews, was priced on {self.named})"
+        renews = f" ({self.renews}, which it renews, was {_priced_on(self.renews_card)})"
         if self.renews is None:
             renews = ""
         if self.in_effect is None:
@@ -76,13 +98,24 @@ def _holds(card: RateCard, day: date) -> bool:
     return card.effective_from <= day <= card.effective_to
 
 
-def at_issue(session: Session, version: QuoteVersion, renews: str | None) -> HandPriced | None:
+def _priced_on(card: str | None) -> str:
+    return f"priced on {card}" if card is not None else BY_HAND
+
+
+def _renewed_card(session: Session, renewed: Agreement | None) -> str | None:
+    if renewed is None:
+        return None
+    return card_that_priced(session, renewed.rate_card, renewed.term_start)
+
+
+def at_issue(
+    session: Session, version: QuoteVersion, renews: Agreement | None
+) -> HandPriced | None:
     """For the quote version an agreement is issued on, what it says of its card when no
     card priced it (its card's period does not hold its first day); None when its card
     priced it. The card in effect is asked of the table, as the issue's transaction sees
     it."""
-    card = ratecard_queries.card_by_version(session, version.rate_card)
-    if card is None or _holds(card, version.term_start):
+    if card_that_priced(session, version.rate_card, version.term_start) is not None:
         return None
     found = ratecard_queries.in_effect(session, version.term_start, version.currency)
     return HandPriced(
@@ -90,7 +123,8 @@ def at_issue(session: Session, version: QuoteVersion, renews: str | None) -> Han
         version.term_start,
         found.version if found is not None else None,
         version.rate_card,
-        renews,
+        renews.number if renews is not None else None,
+        _renewed_card(session, renews),
     )
 
 
@@ -99,8 +133,7 @@ def of_agreement(
 ) -> HandPriced | None:
     """What `agreement` says of its card when no card priced it, else None (a statement
     only for an agreement priced by hand: `cards` tells the others apart)."""
-    card = cards.by_version(agreement.rate_card)
-    if card is None or _holds(card, agreement.term_start):
+    if priced_by_card(cards.by_version(agreement.rate_card), agreement.term_start):
         return None
     stored = session.get(HandPricedAgreement, agreement.id)
     if stored is not None:
@@ -115,4 +148,5 @@ def of_agreement(
         in_effect,
         agreement.rate_card,
         renewed.number if renewed is not None else None,
+        _renewed_card(session, renewed),
     )

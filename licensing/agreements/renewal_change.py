@@ -18,6 +18,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from licensing.agreements.hand_priced import card_that_priced
 from licensing.agreements.models import Application, ApplicationUse
 from licensing.money import format_quantity, price_in_words
 from licensing.pricing import Condition, Quote, QuoteLine, diff_cards
@@ -73,8 +74,10 @@ class RenewalChange:
     renewal no longer licenses (`dropped`, by product name)."""
 
     agreement: str
-    card_before: str
-    card_after: str
+    # Round 67: the cards that priced the agreement and the renewal, by the one rule
+    # (`hand_priced.card_that_priced`): None where licensing staff priced it by hand.
+    card_before: str | None
+    card_after: str | None
     currency: str
     total_before: Decimal
     total_after: Decimal | None
@@ -163,12 +166,19 @@ def figure_changes(old: Figures, new: Figures, currency: str, words: Wording) ->
 
 
 def rule_changes(
-    old_line: QuoteLine, new_line: QuoteLine, sentences: dict[tuple[str, str], str], card: str
+    old_line: QuoteLine,
+    new_line: QuoteLine,
+    sentences: dict[tuple[str, str], str],
+    card: str | None,
 ) -> list[str]:
     if old_line.rule != new_line.rule:
+        if card is None:  # round 67: a renewal no card prices (`card_that_priced`)
+            return ["No rate card prices it: licensing staff price it by hand."]
         if new_line.rule is None:
             return [f"No rule of rate card {card} prices it: licensing staff price it by hand."]
-        return [f"Rate card {card} prices it by rule {new_line.rule} (was rule {old_line.rule})."]
+        # Round 67: "(was rule None)" where licensing staff had priced it by hand.
+        was = f"rule {old_line.rule}" if old_line.rule else "priced by hand by licensing staff"
+        return [f"Rate card {card} prices it by rule {new_line.rule} (was {was})."]
     sentence = sentences.get(("rule", new_line.rule or ""))
     return [sentence] if sentence else []
 
@@ -182,7 +192,15 @@ def renewal_change(
     if agreement is None or priced is None:
         return None
     before = Quote.from_snapshot(agreement.quote.snapshot)
-    sentences = card_sentences(session, before.rate_card, priced.rate_card, words)
+    card_before = card_that_priced(session, agreement.rate_card, agreement.term_start)
+    start = priced.request.term.start if priced.request else application.term_start
+    card_after: str | None = priced.rate_card
+    if start is not None:
+        card_after = card_that_priced(session, priced.rate_card, start)
+    # No card's rules priced a use the agreement's staff priced by hand: none compared.
+    sentences = {}
+    if card_before is not None and card_after is not None:
+        sentences = card_sentences(session, card_before, card_after, words)
     licensed = list(agreement.application.uses)
     renewed = list(application.uses)
     old_lines = {line.use_index: line for line in before.lines}
@@ -198,7 +216,7 @@ def renewal_change(
                 UseChange(index + 1, use.product_name, None, after, ("Not licensed before.",))
             )
             continue
-        reasons = rule_changes(old_line, new_line, sentences, priced.rate_card)
+        reasons = rule_changes(old_line, new_line, sentences, card_after)
         reasons += figure_changes(licensed[match], use, priced.currency, words)
         if not reasons and after != old_line.amount:
             # Nothing of its own moved: the card's changed discounts may have.
@@ -217,8 +235,8 @@ def renewal_change(
     dropped = tuple(u.product_name for i, u in enumerate(licensed) if i not in taken)
     return RenewalChange(
         agreement=agreement.number,
-        card_before=before.rate_card,
-        card_after=priced.rate_card,
+        card_before=card_before,
+        card_after=card_after,
         currency=priced.currency,
         total_before=before.total,
         total_after=priced.total if priced.fully_priced else None,

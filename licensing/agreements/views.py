@@ -93,14 +93,21 @@ from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, due_soon_by, queue_summary
 from licensing.web.errors import said_to_the_reader
-from licensing.web.filters import FIELD_LABELS, field_words, money, recorded_words, state_words
+from licensing.web.filters import (
+    FIELD_LABELS,
+    field_words,
+    money,
+    recorded_currencies,
+    recorded_words,
+    state_words,
+)
 from licensing.web.forms import PageForm, readable, show_errors
 from licensing.web.navigation import record_url, url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record, record_refs
 from licensing.web.scope import OrganizationScope, organization_scope, requested_organization
-from licensing.words import counted, humanize, working_in_words
+from licensing.words import BY_HAND, counted, humanize, working_in_words
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
 console = Blueprint("agreements_console", __name__, url_prefix="/console")
@@ -247,7 +254,7 @@ def _form_page(
         max_uses=MAX_USES,
         cards=ratecard_queries.choice_labels(stored),
         # Round 66: "The card in effect on the start date", in which currency.
-        in_effect=_in_effect_option(session, form.term_start.data, asked, application),
+        in_effect=in_effect_option(session, form.term_start.data, asked, application),
         choices={
             name: [(choice.value, choice.label) for choice in row[name].iter_choices()]
             for name in ("use", "product_type", "user_type", "delivery")
@@ -262,23 +269,27 @@ class InEffectOption:
     named no currency): its words for the start date the form shows (`label`, and the
     field's hint, `hint`), and what `static/js/rate-card-option.js` needs to say them
     again for another start date typed (`cards`, every card in the order the card in
-    effect is chosen by, the last wins; `currency` known and `why`)."""
+    effect is chosen by, the last wins; `currency` known and `why`). Round 67: the public
+    estimator's option too, `what` the page prices ("estimate")."""
 
     label: str
     hint: str
     cards: list[dict[str, str]]
     currency: str | None
     why: str
+    what: str = "application"
 
 
-def _in_effect_option(
+def in_effect_option(
     session: Any,
     start: date | None,
     asked: queries.AskedCurrency | None,
     application: Application | None,
+    what: str = "application",
 ) -> InEffectOption | None:
-    """`InEffectOption` for the form; None where every published card is in one currency
-    (the option's words stay as they were: there is no other currency to mean)."""
+    """`InEffectOption` for the form (or, `what` "estimate", the estimator); None where
+    every published card is in one currency (the option's words stay as they were:
+    there is no other currency to mean)."""
     cards = ratecard_queries.catalogue(session)
     if len({entry.currency for entry in cards.entries}) < 2:
         return None
@@ -286,7 +297,7 @@ def _in_effect_option(
     renewed = application.renewal_of.number if application and application.renewal_of else ""
     why = asked.words(renewed) if asked is not None else ""
     currency = asked.currency if asked is not None else None
-    label, hint = in_effect_words(cards, start, currency, why)
+    label, hint = in_effect_words(cards, start, currency, why, what)
     return InEffectOption(
         label,
         hint,
@@ -301,18 +312,24 @@ def _in_effect_option(
         ],
         currency,
         why,
+        what,
     )
 
 
 def in_effect_words(
-    cards: ratecard_queries.Catalogue, start: date | None, currency: str | None, why: str
+    cards: ratecard_queries.Catalogue,
+    start: date | None,
+    currency: str | None,
+    why: str,
+    what: str = "application",
 ) -> tuple[str, str]:
     """The option's label and the field's hint for a term starting `start` (None: not
-    typed yet), priced in `currency` (None: not known, the contract's rule) because `why`.
+    typed yet), priced in `currency` (None: not known, the contract's rule) because `why`;
+    `what` is priced ("application", or the estimator's "estimate": round 67).
     `static/js/rate-card-option.js` says the same words: change both."""
     if currency is not None:
         label = f"The card in effect on the start date, in {currency}"
-        hint = f"Naming no card, this application is priced in {currency}, {why}"
+        hint = f"Naming no card, this {what} is priced in {currency}, {why}"
         if start is None:
             return label, f"{hint}: on the card in effect in {currency} on the start date."
         found = cards.in_effect(start, currency)
@@ -328,7 +345,7 @@ def in_effect_words(
         )
     label = "The card in effect on the start date, in any currency the one published last"
     hint = (
-        "Naming no card, this application is priced on the card in effect on the start date "
+        f"Naming no card, this {what} is priced on the card in effect on the start date "
         "published last, whatever its currency"
     )
     if start is None:
@@ -553,12 +570,21 @@ def _currency_words(session: Any, application: Application) -> dict[str, Any]:
 class PricedByHand:
     """A renewal staff price by hand, as its page's *Rate card* says it (round 65): its
     currency, the card in effect on its first day in it (None: none yet), the renewed
-    agreement's number and the card that priced it (the one its quote names)."""
+    agreement's number and the card its quote names (the renewed agreement's); round 67:
+    the card that priced the renewed agreement (None: it was priced by hand too)."""
 
     currency: str
     in_effect: str | None
     renewed: str
     renewed_card: str
+    renewed_priced: str | None = None
+
+    @property
+    def renewed_words(self) -> str:
+        """ "priced on 2027.JPY", or that no card priced the renewed agreement."""
+        if self.renewed_priced is None:
+            return BY_HAND
+        return f"priced on {self.renewed_priced}"
 
 
 def _priced_by_hand(
@@ -573,12 +599,15 @@ def _priced_by_hand(
     if application.rate_card or renewed is None or priced is None:
         return None
     start = application.current_term[0]
-    card = ratecard_queries.card_by_version(session, priced.rate_card)
-    if start is None or card is None or card.effective_from <= start <= card.effective_to:
+    if start is None or hand_priced.card_that_priced(session, priced.rate_card, start) is not None:
         return None
     found = ratecard_queries.card_in_effect(session, start, priced.currency)
     return PricedByHand(
-        priced.currency, found.version if found else None, renewed.number, priced.rate_card
+        priced.currency,
+        found.version if found else None,
+        renewed.number,
+        priced.rate_card,
+        hand_priced.card_that_priced(session, renewed.rate_card, renewed.term_start),
     )
 
 
@@ -1115,6 +1144,14 @@ recorded_words(
     "agreement",
     ("application_id",),
     lambda value: Application.reference_of(int(value)),
+)
+# Round 67: their events' amounts in the record's currency ("total: — → 2,500.00 USD").
+recorded_currencies(
+    "application",
+    lambda ids: select(Application.id, Application.currency).where(Application.id.in_(ids)),
+)
+recorded_currencies(
+    "agreement", lambda ids: select(Agreement.id, Agreement.currency).where(Agreement.id.in_(ids))
 )
 
 

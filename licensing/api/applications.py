@@ -348,8 +348,20 @@ RENEWAL_CHANGE = {
     "changed quantities or revenue.",
     "properties": {
         "agreement": {"type": "string", "example": "CPT-2027-000001"},
-        "rate_card_before": {"type": "string"},
-        "rate_card_after": {"type": "string"},
+        "rate_card_before": {
+            "type": "string",
+            "nullable": True,
+            "description": "The rate card that priced the agreement; null where licensing "
+            "staff priced it by hand, on no rate card (round 67, as the agreement's own "
+            "`rate_card`)",
+        },
+        "rate_card_after": {
+            "type": "string",
+            "nullable": True,
+            "description": "The rate card that prices the renewal; null where licensing "
+            "staff price it by hand, no rate card in its currency being in effect on its "
+            "first day (round 67)",
+        },
         "currency": {"type": "string"},
         "currency_before": {
             "type": "string",

@@ -206,6 +206,17 @@ def _alongside(description: str) -> ma.fields.List[Any]:
     )
 
 
+_USAGE = (
+    "A renewal's usage, use by use, in words: each quantity last reported (which report, "
+    "which period) beside what was applied for; empty for an application (round 67)"
+)
+
+
+def _or_null(description: str) -> ma.fields.String:
+    """A string always given, null where the description says (round 67)."""
+    return ma.fields.String(required=True, allow_none=True, metadata={"description": description})
+
+
 class RepricedSchema(ApiSchema):
     kind = ma.fields.String(required=True, metadata={"enum": ["application", "renewal"]})
     reference = ma.fields.String(required=True)
@@ -239,6 +250,21 @@ class RepricedSchema(ApiSchema):
             "are not counted), round 47 (applications, round 48)"
         },
     )
+    # Round 67: the change split into the card's own and the usage's.
+    rate_card_in_effect = _or_null(
+        "The card in effect now on its first day in the checked card's currency (null: "
+        "none), which it would be priced on were the checked card not published (round 67)"
+    )
+    in_effect = _or_null(
+        "Its uses and term (a renewal's: the quantities last reported, over the renewal's "
+        "term) priced on `rate_card_in_effect`; null where there is none or it cannot price "
+        "them all"
+    )
+    card_change = _or_null("`then` less `in_effect`: the checked card's own effect")
+    usage_change = _or_null(
+        "`in_effect` less `now`: the uses' quantities and the term's, on the card in effect now"
+    )
+    usage = ma.fields.List(ma.fields.String(), required=True, metadata={"description": _USAGE})
 
 
 class OrganizationEffectSchema(ApiSchema):
@@ -279,6 +305,31 @@ class CardEffectSchema(ApiSchema):
     now = ma.fields.String(required=True)
     then = ma.fields.String(required=True)
     change = ma.fields.String(required=True)
+    card_change = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Of `change`, the checked card's own: each record compared priced "
+            "on it against the same uses and term on the card in effect now on its first "
+            "day (round 67)"
+        },
+    )
+    usage_change = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Of `change`, the uses and term the records would be priced "
+            "with (a renewal's quantities last reported in place of those applied for, "
+            "over the renewal's term) on the card in effect now, against what they are "
+            "priced at now (round 67)"
+        },
+    )
+    uncompared = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Priced records with no card in effect on their first day now to "
+            "compare: their change is in `change`, in neither `card_change` nor "
+            "`usage_change` (round 67)"
+        },
+    )
     organization_count = ma.fields.Integer(required=True)
     suspended = ma.fields.Nested(
         SuspendedShareSchema,
@@ -692,6 +743,9 @@ def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
         "now": amount(effect.now),
         "then": amount(effect.then),
         "change": amount(effect.change),
+        "card_change": amount(effect.card_change),
+        "usage_change": amount(effect.usage_change),
+        "uncompared": effect.uncompared,
         "organization_count": effect.organization_count,
         "suspended": {
             "records": effect.suspended.records,
@@ -722,6 +776,11 @@ def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
                 "why": row.why,
                 "staff_review": row.staff_review,
                 "licensee_suspended": row.licensee_suspended,
+                "rate_card_in_effect": row.in_effect_card,
+                "in_effect": amount(row.in_effect),
+                "card_change": amount(row.card_change),
+                "usage_change": amount(row.usage_change),
+                "usage": list(row.usage),
             }
             for row in effect.records
         ],

@@ -55,6 +55,7 @@ from licensing.billing.models import (
     Invoice,
     Payment,
     PaymentDispute,
+    Refund,
     SentStatement,
     StripeEvent,
 )
@@ -112,7 +113,13 @@ from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.errors import said_to_the_reader
-from licensing.web.filters import days_said, money, recorded_amounts, recorded_words
+from licensing.web.filters import (
+    days_said,
+    money,
+    recorded_amounts,
+    recorded_currencies,
+    recorded_words,
+)
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import may_open, record_url
 from licensing.web.organization_records import (
@@ -459,6 +466,23 @@ recorded_words("unmatched_dispute", ("status",), humanize)
 # A statement's balances were stored as "750.0000" (or "0") before round 28; the
 # audit rows stay as written, so the history gives them the currency's digits.
 recorded_amounts("statement", ("opening", "closing"))
+
+
+# Round 67: an event's amounts in its record's currency where the event kept none.
+def _currencies_of(model: type[Invoice | CreditNote | Payment | Refund]) -> Any:
+    def statement(ids: list[int]) -> Any:
+        return select(model.id, model.currency).where(model.id.in_(ids))
+
+    return statement
+
+
+for _entity, _model in (
+    ("invoice", Invoice),
+    ("credit_note", CreditNote),
+    ("payment", Payment),
+    ("refund", Refund),
+):
+    recorded_currencies(_entity, _currencies_of(_model))
 
 
 @organization_section("billing_console.invoice_detail")

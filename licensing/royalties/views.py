@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -61,7 +62,7 @@ from licensing.royalties.states import (
 from licensing.web import paging
 from licensing.web.console import QueueSummary, due_soon_by, queue_summary
 from licensing.web.errors import said_to_the_reader
-from licensing.web.filters import recorded_words
+from licensing.web.filters import recorded_currencies, recorded_words
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import named_by_id
@@ -87,6 +88,15 @@ Page = str | tuple[str, int] | Response
 named_by_id("royalty_report", RoyaltyReport.reference_of)
 # A report's review state as its refusals say it ("flagged for review").
 recorded_words("royalty_report", ("review_state",), REVIEW.state_text)
+# Round 67: a report's amounts in its agreement's currency, as its page says them.
+recorded_currencies(
+    "royalty_report",
+    lambda ids: (
+        select(RoyaltyReport.id, Agreement.currency)
+        .join(Agreement, Agreement.id == RoyaltyReport.agreement_id)
+        .where(RoyaltyReport.id.in_(ids))
+    ),
+)
 
 
 def _start(text: str) -> date:

@@ -12,8 +12,13 @@ from typing import Any
 from flask import Flask
 from markupsafe import Markup, escape
 
-from licensing import calendar, words
-from licensing.money import MoneyError, format_amount, format_grouped, format_quantity
+from licensing import calendar, db, words
+from licensing.money import (
+    MoneyError,
+    figures_grouped,
+    format_grouped,
+    format_quantity,
+)
 from licensing.pricing.ratecard import day_words, days_words, period_length_words, period_words
 from licensing.words import (
     audience_words,
@@ -281,19 +286,95 @@ def recorded_words(entity_type: str, fields: Iterable[str], words: Callable[[Any
 
 # (entity type, field) of the amounts an audit event records beside its `currency`.
 _RECORDED_AMOUNTS: set[tuple[str, str]] = set()
+# Round 67 (staff67): the fields any record's audit events keep an amount in, whatever
+# its entity ("total: — → 39800.00" under a table saying 39,800.00 USD). A value is an
+# amount only as a plain decimal ("39800.00", 0): a flag, a day or words stay as stored.
+MONEY_FIELDS = frozenset(
+    {
+        "total",
+        "amount",
+        "amount_paid",
+        "amount_refunded",
+        "amount_credited",
+        "amount_due",
+        "paid",
+        "credited",
+        "refunded",
+        "balance",
+        "outstanding",
+        "subtotal",
+        "remaining",
+        "total_due",
+        "balance_due",
+        "refund_due",
+        "refund_outstanding",
+        "amount_received",
+        "royalty_net",
+        "royalty_credited",
+        "opening_balance",
+        "closing_balance",
+        "total_before",
+        "total_after",
+        "late_fee",
+    }
+)
+_PLAIN_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def recorded_amounts(entity_type: str, fields: Iterable[str]) -> None:
-    """Let histories of `entity_type` show `fields` with the minor-unit digits of the
-    event's `currency`, whatever digits a row stored (rows are never rewritten)."""
+    """Let histories of `entity_type` show `fields` as amounts too (`MONEY_FIELDS`
+    names those of every record), whatever digits a row stored (rows are never
+    rewritten)."""
     _RECORDED_AMOUNTS.update((entity_type, field) for field in fields)
 
 
-def _amount_text(value: object, currency: str) -> str:
-    try:
-        return format_amount(Decimal(str(value)), currency)
-    except (ArithmeticError, ValueError, MoneyError):
-        return str(value)
+# entity type -> a statement of (id, currency) of its records with the given ids: an
+# event's amounts read in its record's currency where the event kept none (round 67).
+_RECORDED_CURRENCIES: dict[str, Callable[[list[int]], Any]] = {}
+
+
+def recorded_currencies(entity_type: str, statement: Callable[[list[int]], Any]) -> None:
+    """Let histories say the amounts of `entity_type`'s events in their record's currency:
+    `statement(ids)` selects (id, currency) of its records; a feature registers it at
+    import, as `recorded_words`."""
+    _RECORDED_CURRENCIES[entity_type] = statement
+
+
+def history_currencies(events: Sequence[Any]) -> dict[tuple[str, str], str]:
+    """The currency of each event's record, by (entity type, entity id), for the types
+    registered: one statement a type, whatever the events' number."""
+    wanted: dict[str, set[int]] = {}
+    for event in events:
+        if event.entity_type in _RECORDED_CURRENCIES and str(event.entity_id).isdigit():
+            wanted.setdefault(event.entity_type, set()).add(int(event.entity_id))
+    found: dict[tuple[str, str], str] = {}
+    session = db.session()
+    for entity_type, ids in wanted.items():
+        for record_id, currency in session.execute(_RECORDED_CURRENCIES[entity_type](sorted(ids))):
+            if currency:
+                found[(entity_type, str(record_id))] = currency
+    return found
+
+
+def recorded_amount(value: object, currency: str | None) -> str:
+    """The one helper a history, audit trail and event list says a recorded amount
+    with: as the page's figures, "39,800.00 USD" (grouped, the currency's minor-unit
+    digits and its code); without a known currency grouped as stored ("39,800.00")."""
+    text = str(value)
+    if currency:
+        try:
+            return f"{format_grouped(Decimal(text), currency)} {currency}"
+        except (ArithmeticError, ValueError, MoneyError):
+            return text
+    return figures_grouped(text)
+
+
+def _is_amount(value: object, name: str, entity_type: str) -> bool:
+    if name not in MONEY_FIELDS and (entity_type, name) not in _RECORDED_AMOUNTS:
+        return False
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        return False
+    return _PLAIN_DECIMAL.fullmatch(str(value)) is not None
 
 
 def state_words(
@@ -318,10 +399,11 @@ def audit_value(
     instant at the office to the minute ("2026-12-01 08:05 (US Central time)"), a
     list as its items ("billing, licensing", or "none"), a flag as "yes" or "no",
     a registered vocabulary value (or record: each item of a list) in the form's
-    words, a registered amount with its event's `currency`'s minor-unit digits
-    ("750.0000" stored before round 28 reads "750.00"), everything else as stored."""
-    if currency and (entity_type, name) in _RECORDED_AMOUNTS and isinstance(value, str | int):
-        return _amount_text(value, currency)
+    words, an amount (`MONEY_FIELDS`, or registered) as the page's figures with its
+    event's `currency` ("750.0000" stored before round 28 reads "750.00 USD"; round 67:
+    `recorded_amount`), everything else as stored."""
+    if _is_amount(value, name, entity_type):
+        return recorded_amount(value, currency)
     words = _RECORDED_WORDS.get((entity_type, name))
     # A record's id is an int (a moved user's organization); a flag is not one.
     if words is not None and isinstance(value, str | int) and not isinstance(value, bool):
@@ -551,6 +633,7 @@ def greeting(names: Sequence[str] | None) -> str:
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
     app.jinja_env.globals["greeting"] = greeting
+    app.jinja_env.globals["history_currencies"] = history_currencies
     # A licensed use in one phrase, in its axes' words, as the agreement says it.
     app.jinja_env.globals["use_described"] = use_described
     # A rule beside what it prices: "description; rule id", in one order everywhere.

@@ -1,4 +1,5 @@
-// The application form's Rate card option naming no card (round 66, currency66): where
+// The application form's Rate card option naming no card (round 66, currency66; round 67,
+// staff67: the public estimator's too, `data-what="estimate"`): where
 // cards in several currencies are published, the page says which currency's card "The
 // card in effect on the start date" means for the start date it shows (the option's
 // label and the field's hint, `views.in_effect_words`); this says it again for the start
@@ -25,6 +26,8 @@
   var cards = JSON.parse(select.getAttribute("data-cards"));
   var currency = select.getAttribute("data-currency") || null;
   var why = select.getAttribute("data-why") || "";
+  // Round 67: what the page prices, "application" or the public estimator's "estimate".
+  var what = select.getAttribute("data-what") || "application";
   var DAY = /^\d{4}-\d{2}-\d{2}$/;
   var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
                 "September", "October", "November", "December"];
@@ -66,7 +69,7 @@
     var label, text, found, when;
     if (currency) {
       label = "The card in effect on the start date, in " + currency;
-      text = "Naming no card, this application is priced in " + currency + ", " + why;
+      text = "Naming no card, this " + what + " is priced in " + currency + ", " + why;
       if (!day) {
         return [label, text + ": on the card in effect in " + currency + " on the start date."];
       }
@@ -81,7 +84,7 @@
               currency + "."];
     }
     label = "The card in effect on the start date, in any currency the one published last";
-    text = "Naming no card, this application is priced on the card in effect on the start " +
+    text = "Naming no card, this " + what + " is priced on the card in effect on the start " +
       "date published last, whatever its currency";
     if (!day) {
       return [label, text + ": choose a card to be priced in its currency."];

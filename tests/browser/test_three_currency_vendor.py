@@ -152,6 +152,18 @@ def test_a_vendor_licensed_in_usd_eur_and_jpy_keeps_each_currency_to_its_own_dig
     page.get_by_label("Your organization is").select_option("commercial")
     page.get_by_label("License term starts").fill(term[0].isoformat())
     page.get_by_label("License term ends").fill(term[1].isoformat())
+    # Round 67: the estimator's option naming no card says the card for the start date
+    # typed, and its hint each currency's (rate-card-option.js, as on the form).
+    first = day_text(term[0])
+    assert page.locator("#rate_card-in-effect").text_content() == (
+        "The card in effect on the start date, in any currency the one published last "
+        f"({jpy}, in JPY, for {first})"
+    )
+    assert page.locator("#rate_card-hint").text_content() == (
+        "Naming no card, this estimate is priced on the card in effect on the start date "
+        f"published last, whatever its currency: on {first}, rate card {jpy}, in JPY. {eur} "
+        f"(EUR) and {usd} (USD) are in effect too: choose one to be priced in its currency."
+    )
     page.get_by_label("Rate card").select_option(jpy)
     page.locator("#uses-0-use").select_option("derivative_work")
     page.locator("#uses-0-product_type").select_option("software")

@@ -324,3 +324,11 @@ def test_a_count_in_a_sentence_is_grouped_as_the_pages_other_figures_are() -> No
     assert words.counted(999, "day") == "999 days"
     assert words.counted(1000, "report") == "1,000 reports"
     assert words.counted(1_234_567, "more invoice") == "1,234,567 more invoices"
+
+
+def test_the_reason_staff_typed_for_an_amended_amount_is_not_grouped_as_a_figure() -> None:
+    # Round 67 (staff67): "Priced by hand for 2028." read "for 2,028" in the working.
+    step = "amended by the licensor from unpriced to 330000: Priced by hand for 2028."
+    assert words.working_in_words(step) == (
+        "amended by the licensor from unpriced to 330,000: Priced by hand for 2028."
+    )

@@ -655,7 +655,7 @@ def _issue_agreement(
     the agreement it reissues on a corrected rate card (round 55), now replaced."""
     number = _next_number(session, version.term_start.year)
     renewal_of = application.renewal_of
-    by_hand = hand_priced.at_issue(session, version, renewal_of.number if renewal_of else None)
+    by_hand = hand_priced.at_issue(session, version, renewal_of)
     document = issuing.build_document(
         session,
         number=number,

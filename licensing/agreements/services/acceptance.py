@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar, confirmations, db, signals
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.agreements import issuing
+from licensing.agreements import hand_priced, issuing
 from licensing.agreements.models import (
     SIGNER_MAX,
     USER_AGENT_MAX,
@@ -238,7 +238,10 @@ def accept(
             signals.ActivatedAgreement(
                 agreement_id=agreement.id,
                 activated_at=moment,
-                rate_card_version=agreement.rate_card,
+                # Round 67: None where licensing staff priced it by hand (the one rule).
+                rate_card_version=hand_priced.card_that_priced(
+                    session, agreement.rate_card, agreement.term_start
+                ),
                 charges=_charges(agreement),
                 **attributes(agreement, _TOLD_BILLING),
             ),

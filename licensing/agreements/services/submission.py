@@ -18,7 +18,7 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
-from licensing.agreements import issuing, queries, step_checks
+from licensing.agreements import hand_priced, issuing, queries, step_checks
 from licensing.agreements.models import (
     SUBMITTED,
     Agreement,
@@ -56,6 +56,7 @@ from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
 from licensing.records import attributes
 from licensing.signals import ClosedOrganization, ClosingOrganization
+from licensing.words import BY_HAND
 
 # What the permissions queue is told of a routed use under the use's own names.
 _TOLD_PERMISSIONS = ("product_name", "description", "use", "product_type", "user_type", "delivery")
@@ -171,11 +172,14 @@ def _staff_priced_renewal(session: Session, application: Application) -> Quote:
     renewed = session.get(Agreement, application.renewal_of_id)
     assert renewed is not None
     assert application.term_start is not None
+    # Round 67: the renewed agreement's card by the one rule (it may itself have been
+    # priced by hand, its quote naming the card of the one it renewed).
+    priced = hand_priced.card_that_priced(session, renewed.rate_card, renewed.term_start)
     words = (
         f"no rate card in {renewed.currency} is published yet for a term starting "
         f"{application.term_start:%Y-%m-%d}, "
         f"so licensing staff will price this renewal of {renewed.number} by hand (it was "
-        f"priced with rate card {renewed.rate_card})"
+        + (f"priced with rate card {priced})" if priced is not None else f"{BY_HAND})")
     )
     lines = tuple(
         QuoteLine(index, None, "license", "staff", None, (words,))

@@ -52,7 +52,7 @@ from licensing.money import (
     quantize,
 )
 from licensing.signals import ActivatedAgreement, ChangedBillingContact, MovedInvoiceLinks
-from licensing.words import at_most_characters
+from licensing.words import at_most_characters, priced_words
 
 
 @dataclass(frozen=True)
@@ -671,7 +671,7 @@ def invoice_activated_agreement(session: Session, agreement: ActivatedAgreement)
                 # Round 57: its days in words, as the page and the PDF print it.
                 memo=f"License agreement {agreement.number}, term "
                 f"{days_text(agreement.term_start, agreement.term_end)} "
-                f"(rate card {agreement.rate_card_version}).",
+                f"({priced_words(agreement.rate_card_version)}).",
                 now=agreement.activated_at,
                 actor=Actor.SYSTEM,
             )

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from licensing.accounts.models import Organization
+from licensing.agreements import hand_priced
 from licensing.agreements.models import Agreement, HandPricedAgreement, QuoteVersion
 from licensing.agreements.queries import charged_to_date_column
 from licensing.agreements.states import AGREEMENT_STATES
@@ -238,7 +239,7 @@ def _row(
     card = card_of(r.rate_card)
     annual = _annual_fees(card, quote, r.total)
     # Round 66: no card priced it where its card does not hold its first day.
-    by_hand = not card.effective_from <= r.term_start <= card.effective_to
+    by_hand = not hand_priced.priced_by_card(card, r.term_start)
     in_effect = None
     if by_hand:
         in_effect = r.by_hand_in_effect if r.by_hand is not None else in_effect_then(r)

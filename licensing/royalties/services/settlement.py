@@ -11,12 +11,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from licensing.actors import Actor
+from licensing.agreements import hand_priced
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.billing.states import COLLECTIBLE, PAID, ROYALTY_REPORT
 from licensing.calendar import days_text
 from licensing.errors import Conflict
 from licensing.money import in_words
+from licensing.words import priced_words
 
 from ..models import RoyaltyReport
 from .obligations import Filing, Obligations
@@ -102,8 +104,14 @@ class _Settlement:
                 # minimum's "x 1/5" counts its days.
                 f"Royalty report {report.reference} under license agreement {agreement.number}, "
                 # Round 57: its days in words, as the page and the PDF print it.
-                f"term {days_text(agreement.term_start, agreement.term_end)} (rate card "
-                f"{agreement.rate_card}), for the period "
+                f"term {days_text(agreement.term_start, agreement.term_end)} ("
+                # Round 67: by the one rule, as the up-front invoice's memo says it.
+                + priced_words(
+                    hand_priced.card_that_priced(
+                        self.session, agreement.rate_card, agreement.term_start
+                    )
+                )
+                + f"), for the period "
                 f"{days_text(filing.period.start, filing.period.end)}"
                 + (
                     f", amending report {RoyaltyReport.reference_of(report.amends_id)}"

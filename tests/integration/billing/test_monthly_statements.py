@@ -522,10 +522,11 @@ def test_the_audit_log_reads_balances_stored_before_round_28_with_the_currencys_
 
     page = text_of(signed_in(app.test_client(), admin).get("/console/audit?entity_type=statement"))
 
-    assert "closing: — → 750.00 currency: — → USD" in page
-    assert "opening: — → 0.00 " in page
-    assert "closing: — → 0 currency: — → JPY" in page
-    assert "opening: — → 1200 " in page
+    # Round 67: with their currency, as every history says an amount (`recorded_amount`).
+    assert "closing: — → 750.00 USD currency: — → USD" in page
+    assert "opening: — → 0.00 USD " in page
+    assert "closing: — → 0 JPY currency: — → JPY" in page
+    assert "opening: — → 1,200 JPY " in page
     assert "750.0000" not in page
 
 

@@ -413,6 +413,12 @@ def test_a_check_prices_undecided_applications_on_the_new_card_storing_nothing(
             "why": None,
             "staff_review": True,  # round 42: its rule says review: staff
             "licensee_suspended": False,  # round 47
+            # Round 67: on the card in effect now, the same request: the card's change alone.
+            "rate_card_in_effect": "2027.1",
+            "in_effect": "8000.00",
+            "card_change": "1600.00",
+            "usage_change": "0.00",
+            "usage": [],
         }
     ]
     assert effect["organizations"] == [
@@ -441,8 +447,9 @@ def test_a_check_prices_undecided_applications_on_the_new_card_storing_nothing(
     assert "Change 1,600.00 USD" in words
     assert (
         f"{first.reference} staff review on 2027.2 {vendor.organization.legal_name} 2027.1 "
-        "8,000.00 9,600.00 1,600.00" in words
+        "8,000.00 8,000.00 on 2027.1 9,600.00 1,600.00 1,600.00 0.00" in words
     )
+    assert "Of which 2027.2's own 1,600.00 USD" in words
     assert "1 of 2, largest changes first" in words
 
 
@@ -468,6 +475,12 @@ def test_a_check_prices_the_renewals_that_would_start_in_its_period(
             "why": None,
             "staff_review": False,  # round 42
             "licensee_suspended": False,  # round 47
+            # Round 67: no card in effect on January 1, 2028 now: not split.
+            "rate_card_in_effect": None,
+            "in_effect": None,
+            "card_change": None,
+            "usage_change": None,
+            "usage": ["use 1: as applied for (nothing reported)"],
         }
     ]
     # a card for other days takes none of them

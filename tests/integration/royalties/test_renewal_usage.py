@@ -5,6 +5,7 @@ report gives one, and says on its pages which figure came from which report."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import card_document
 from tests.support.agreements import renewal_window
 from tests.support.pages import without_time_tags
+from tests.support.rate_card_checks import checked_page
 from tests.support.settings import issuing
 
 from .conftest import DATA_FILE, SOFTWARE, row
@@ -209,3 +211,49 @@ def test_the_rate_card_check_prices_a_renewal_on_the_usage_last_reported_as_the_
     assert (record.kind, record.reference) == ("renewal", agreement.number)
     assert record.then == submitted.quotes[-1].total
     assert record.then != agreement.total  # the estimate's price on the same figures
+
+
+def test_the_rate_card_check_says_the_cards_change_apart_from_the_usage_reported(
+    client: FlaskClient,
+    signed_in: Any,
+    admin: Any,
+    vendor: Any,
+    active_agreement: Callable[..., Agreement],
+    file_report: FileReport,
+) -> None:
+    # Round 67: a correction of next year's card raising the first 100 end users by 0.50
+    # showed one change for the renewal, -1,150.00: its 50.00 and the usage reported
+    # (2,400 end users, not the 2,500 applied for: -1,200.00) summed, checkable by no one.
+    agreement = active_agreement(vendor, SOFTWARE)  # 2,500 end users on 2027.1: 33,800.00
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=1500), row(1, "B", quantity=900)])
+    base = card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
+    ratecards.import_card(base, published_by="tests")
+    correction = copy.deepcopy(base) | {"version": "2028.2"}
+    (software,) = [r for r in correction["rules"] if r["id"] == "distribution-software"]
+    software["model"]["tiers"][0]["unit_price"] = "19.00"  # was 18.50
+    db.session().commit()
+
+    effect = card_effect.effect(db.session(), ratecards.validate(correction))
+    (record,) = effect.records
+    assert (record.now, record.in_effect_card, record.in_effect, record.then) == (
+        Decimal("33800.00"),
+        "2028.1",
+        Decimal("32600.00"),  # 100 x 18.50 + 900 x 15.50 + 1,400 x 12.00
+        Decimal("32650.00"),
+    )
+    assert (record.card_change, record.usage_change) == (Decimal("50.00"), Decimal("-1200.00"))
+    assert (effect.card_change, effect.usage_change, effect.uncompared) == (
+        Decimal("50.00"),
+        Decimal("-1200.00"),
+        0,
+    )
+    (reported,) = record.usage
+    assert reported.startswith("use 1, end users: 2,400 reported in RR-")
+    assert reported.endswith("(2,500 applied for)")
+
+    signed_in(client, admin)
+    page = " ".join(checked_page(client, correction).split())
+    assert "Of which 2028.2's own 50.00 USD" in page
+    assert "Of which usage and terms -1,200.00 USD" in page
+    assert "32,600.00 on 2028.1" in page
+    assert "use 1, end users: 2,400 reported in RR-" in page
