@@ -404,13 +404,22 @@ def _application_form_class(units: tuple[str, ...]) -> type[ApplicationForm]:
 
 
 def application_form(
-    units: Iterable[str], formdata: MultiDict[str, str] | None = None, **data: Any
+    units: Iterable[str],
+    formdata: MultiDict[str, str] | None = None,
+    *,
+    posted: bool = True,
+    **data: Any,
 ) -> ApplicationForm:
     """The application form for these count units, read from `formdata` (a
-    submitted form or the estimator's query) or filled with `data`."""
+    submitted form or the estimator's query) or filled with `data`. Not `posted`:
+    `formdata` is no form of this page's (an estimate kept at sign-up), so no CSRF
+    token is asked of it."""
     form_class = _application_form_class(tuple(units))
     if formdata is not None:
-        return form_class(formdata=rows_requested(formdata, MAX_USES, BLANK_USE))
+        rows = rows_requested(formdata, MAX_USES, BLANK_USE)
+        if not posted:
+            return form_class(formdata=rows, meta={"csrf": False})
+        return form_class(formdata=rows)
     return form_class(formdata=None, data=data)
 
 
