@@ -279,6 +279,8 @@ def _form_page(
         renewal_figures=_renewal_figures(application),
         errors=errors or {},
         units=units,
+        # Round 67: the count inputs each use asks for, and each one's uses in words.
+        **forms.unit_guide([ratecard_queries.domain_card(card) for card in stored], units),
         max_uses=MAX_USES,
         cards=ratecard_queries.choice_labels(stored),
         # Round 66: "The card in effect on the start date", in which currency.

@@ -97,3 +97,22 @@ def test_signing_up_again_with_an_address_that_has_an_account_keeps_no_estimate(
     before = db.session().scalar(select(func.count()).select_from(Application))
     assert _sign_up_from_estimate(client, vendor.email).status_code == 302
     assert db.session().scalar(select(func.count()).select_from(Application)) == before
+
+
+def test_without_javascript_each_count_says_which_uses_it_is_for(
+    client: FlaskClient,
+    signed_in: Any,
+    vendor: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    # Every use's row showed five counts, none saying for which use; the refusal named
+    # the one the rule counts only after a try. Without JavaScript each still shows,
+    # its label naming its uses; the form carries what quantity-fields.js reads.
+    estimator = client.get("/estimate").get_data(as_text=True)
+    signed_in(client, vendor)
+    application = client.get("/portal/applications/new").get_data(as_text=True)
+    for page in (estimator, application):
+        assert "Expected number of members (for distribution)</label>" in page
+        assert "Expected number of users (for internal use or education)</label>" in page
+        assert "data-units-by-use=" in page
+        assert "js/quantity-fields.js" in page
