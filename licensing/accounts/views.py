@@ -50,6 +50,7 @@ from licensing.accounts.states import (
     standing_actions_for,
 )
 from licensing.actors import Actor, current_actor
+from licensing.agreements.views import estimate_kept_at_sign_up, kept_estimate_url
 from licensing.audit import keys as audit_keys
 from licensing.audit import queries as audit_queries
 from licensing.audit.models import AuditEvent
@@ -174,6 +175,8 @@ def sign_up() -> Page:
                 organization={
                     name: form[name].data for name in forms.SignUpForm.ORGANIZATION_FIELDS
                 },
+                # Round 67: the estimate kept with the account, not in this browser alone.
+                then=estimate_kept_at_sign_up(after_sign_in),
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -502,7 +505,19 @@ def verify_email(token: str) -> Page:
             "success",
         )
     else:
-        flash(f"Thank you: {user.email} is confirmed. You can sign in now.", "success")
+        kept = kept_estimate_url(db.session(), user)
+        if kept is not None:
+            # Round 67: the estimate priced before signing up, kept with the account,
+            # in whichever browser the link is opened (it was in the signing-up one's
+            # session alone).
+            session[_AFTER_SIGN_IN], reference = kept
+            flash(
+                f"Thank you: {user.email} is confirmed. Sign in to go on with your "
+                f"application {reference}: it holds the uses you estimated.",
+                "success",
+            )
+        else:
+            flash(f"Thank you: {user.email} is confirmed. You can sign in now.", "success")
     return redirect(_sign_in_url())
 
 

@@ -213,6 +213,8 @@ def estimate() -> tuple[str, int]:
         "estimator/estimate.html",
         form=form,
         units=units,
+        # Round 67: the count inputs each use asks for, and each one's uses in words.
+        **forms.unit_guide(cards, units),
         quote=quote,
         replaced=replaced,
         other_currencies=others,

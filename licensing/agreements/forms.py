@@ -49,6 +49,7 @@ from licensing.agreements.models import (
     RATE_CARD_MAX,
     TERRITORIES_MAX,
 )
+from licensing.agreements.services.submission import AUDIENCE_UNITS
 from licensing.errors import InvalidInput
 from licensing.money import (
     AMOUNT_PLACES,
@@ -76,6 +77,7 @@ from licensing.words import (
     USE_LABELS,
     USER_TYPE_LABELS,
     at_most_characters,
+    humanize,
     vocab,
 )
 
@@ -104,21 +106,63 @@ def _choices(values: Iterable[str], labels: Mapping[str, str] | None = None) -> 
     return [SelectChoice(v, (labels or {}).get(v, vocab(v))) for v in values]
 
 
+def _model_units(model: Any) -> set[str]:
+    """The quantity units a pricing model counts (a sum's parts' too)."""
+    if isinstance(model, PerUnitModel):
+        return {model.unit}
+    if isinstance(model, SumModel):
+        return {unit for part in model.parts for unit in _model_units(part)}
+    return set()
+
+
 def quantity_units(cards: Iterable[RateCard]) -> list[str]:
     """Every quantity unit the cards price by: the rows' count inputs."""
-    units: set[str] = set()
+    return sorted(
+        {unit for card in cards for rule in card.rules for unit in _model_units(rule.model)}
+    )
 
-    def walk(model: Any) -> None:
-        if isinstance(model, PerUnitModel):
-            units.add(model.unit)
-        elif isinstance(model, SumModel):
-            for part in model.parts:
-                walk(part)
 
-    for card in cards:
+def units_by_use(cards: Iterable[RateCard]) -> dict[str, list[str]]:
+    """Round 67: for each use, the quantity units the cards' rules matching it price by
+    (a rule matching every use counts for each), and the audience units where a rule
+    routes it to the permissions queue: the count inputs a row of that use asks for
+    (`quantity-fields.js` hides the others; the labels say it without JavaScript)."""
+    found: dict[str, set[str]] = {use: set() for use in USES}
+    listed = list(cards)
+    priced = set(quantity_units(listed))
+    for card in listed:
         for rule in card.rules:
-            walk(rule.model)
-    return sorted(units)
+            units = _model_units(rule.model)
+            if rule.route is not None:
+                # Its audience's size, which the estimator carries into the request's form.
+                units |= priced & set(AUDIENCE_UNITS)
+            for use in rule.when.use or USES:
+                if use in found:
+                    found[use] |= units
+    return {use: sorted(units) for use, units in found.items()}
+
+
+def unit_guide(cards: Iterable[RateCard], units: Iterable[str]) -> dict[str, Any]:
+    """The forms' `units_by_use` (for `quantity-fields.js`) and `unit_words` (each
+    count input's label's uses), from the published cards."""
+    by_use = units_by_use(cards)
+    return {"units_by_use": by_use, "unit_words": unit_uses_words(by_use, units)}
+
+
+def unit_uses_words(by_use: Mapping[str, list[str]], units: Iterable[str]) -> dict[str, str]:
+    """Round 67: what each count input's label adds, the uses it is asked for:
+    "(for distribution or internal use)"; "(for no use on the cards published)" for
+    a unit no use asks (none on a card as published)."""
+    words: dict[str, str] = {}
+    for unit in units:
+        uses = [humanize(use) for use in USES if unit in by_use.get(use, ())]
+        if not uses:
+            words[unit] = "(for no use on the cards published)"
+        elif len(uses) == 1:
+            words[unit] = f"(for {uses[0]})"
+        else:
+            words[unit] = f"(for {', '.join(uses[:-1])} or {uses[-1]})"
+    return words
 
 
 def default_term(cards: Iterable[Any], today: date) -> tuple[date, date] | None:
@@ -404,13 +448,22 @@ def _application_form_class(units: tuple[str, ...]) -> type[ApplicationForm]:
 
 
 def application_form(
-    units: Iterable[str], formdata: MultiDict[str, str] | None = None, **data: Any
+    units: Iterable[str],
+    formdata: MultiDict[str, str] | None = None,
+    *,
+    posted: bool = True,
+    **data: Any,
 ) -> ApplicationForm:
     """The application form for these count units, read from `formdata` (a
-    submitted form or the estimator's query) or filled with `data`."""
+    submitted form or the estimator's query) or filled with `data`. Not `posted`:
+    `formdata` is no form of this page's (an estimate kept at sign-up), so no CSRF
+    token is asked of it."""
     form_class = _application_form_class(tuple(units))
     if formdata is not None:
-        return form_class(formdata=rows_requested(formdata, MAX_USES, BLANK_USE))
+        rows = rows_requested(formdata, MAX_USES, BLANK_USE)
+        if not posted:
+            return form_class(formdata=rows, meta={"csrf": False})
+        return form_class(formdata=rows)
     return form_class(formdata=None, data=data)
 
 

@@ -70,6 +70,7 @@ from licensing.agreements.states import (
     APPLICATION,
     AWAITING_STAFF,
     AWAITING_VENDOR,
+    DRAFT,
     EXPIRED,
     ISSUED,
     LAPSED,
@@ -125,6 +126,26 @@ def get_application(
     session: Session, application_id: int, principal: Principal | None = None, *, lock: bool = False
 ) -> Application:
     return _get(session, Application, application_id, principal, lock)
+
+
+def sign_up_draft(
+    session: Session, user_id: int, organization_id: int | None
+) -> Application | None:
+    """Round 67: the draft an estimate was kept in when `user_id` signed their
+    organization up (`services.keep_estimate`), while it is the organization's only
+    application, theirs, and unchanged since: what confirming the address and an
+    estimate's application link lead to. None otherwise."""
+    if organization_id is None:
+        return None
+    found = session.scalars(
+        select(Application).where(Application.organization_id == organization_id).limit(2)
+    ).all()
+    if len(found) != 1:
+        return None
+    (draft,) = found
+    if draft.state != DRAFT or draft.created_by_id != user_id:
+        return None
+    return draft if draft.updated_at == draft.created_at else None
 
 
 def get_agreement(

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -158,7 +158,9 @@ def _form_of(application: Application | None, units: list[str]) -> forms.Applica
     )
 
 
-def _form_from_estimate(args: MultiDict[str, str], units: list[str]) -> forms.ApplicationForm:
+def _form_from_estimate(
+    args: MultiDict[str, str], units: list[str], *, posted: bool = True
+) -> forms.ApplicationForm:
     """A new application's form filled from the estimator's query string (its
     fields share the application's names; its description names the product)."""
     data = MultiDict(args)
@@ -181,7 +183,40 @@ def _form_from_estimate(args: MultiDict[str, str], units: list[str]) -> forms.Ap
         start, end = _default_term(db.session())
         data["term_start"] = start.isoformat() if start else ""
         data["term_end"] = end.isoformat() if end else ""
-    return forms.application_form(units, data)
+    return forms.application_form(units, data, posted=posted)
+
+
+def estimate_kept_at_sign_up(
+    after_sign_in: str | None,
+) -> Callable[[Session, User], None] | None:
+    """Round 67: sign-up's `next`, when it is a new application carrying an estimate
+    (`navigation.apply_url`), as the step that keeps the estimate with the new account
+    (`services.keep_estimate`, in the sign-up's transaction); None for any other `next`
+    and for an estimate that is no valid draft. The link stays in the browser's
+    session as before; this keeps it where another browser finds it too."""
+    if not after_sign_in:
+        return None
+    parts = urlsplit(after_sign_in)
+    if parts.path != url_for("agreements.new_application"):
+        return None
+    args = MultiDict(parse_qsl(parts.query, keep_blank_values=True))
+    if not any(key.startswith("uses-") for key in args):
+        return None
+    form = _form_from_estimate(args, _units(db.session()), posted=False)
+    if not form.validate():
+        return None
+    draft = form.command()
+    moment = utcnow()
+    return lambda session, user: services.keep_estimate(session, user, draft, now=moment)
+
+
+def kept_estimate_url(session: Session, user: User) -> tuple[str, str] | None:
+    """The page of the draft an estimate was kept in at sign-up (`queries.sign_up_draft`)
+    and its reference, for the page that confirms the address; None without one."""
+    draft = queries.sign_up_draft(session, user.id, user.organization_id)
+    if draft is None:
+        return None
+    return url_for("agreements.edit_application", application_id=draft.id), draft.reference
 
 
 def _shown(field: Any) -> Any:
@@ -251,6 +286,8 @@ def _form_page(
         renewal_figures=_renewal_figures(application),
         errors=errors or {},
         units=units,
+        # Round 67: the count inputs each use asks for, and each one's uses in words.
+        **forms.unit_guide([ratecard_queries.domain_card(card) for card in stored], units),
         max_uses=MAX_USES,
         cards=ratecard_queries.choice_labels(stored),
         # Round 66: "The card in effect on the start date", in which currency.
@@ -458,6 +495,16 @@ def new_application() -> Page:
         return _save(None)
     units = _units(db.session())
     if any(key.startswith("uses-") for key in request.args):
+        # Round 67: the estimate of the sign-up was kept as a draft; the link of the
+        # sign-in page signed up from leads to it rather than to a second application.
+        kept = queries.sign_up_draft(db.session(), principal.user_id, principal.organization_id)
+        if kept is not None:
+            flash(
+                f"Your estimate was kept as {kept.reference} when you signed up: "
+                "go on with it here.",
+                "info",
+            )
+            return redirect(url_for("agreements.edit_application", application_id=kept.id))
         return _form_page(_form_from_estimate(request.args, units), application=None, units=units)
     return _form_page(_form_of(None, units), application=None, units=units)
 

@@ -10,6 +10,7 @@ change as payments and credits arrive.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -424,17 +425,41 @@ class Invoice(Snapshotted, Base):
         ("period from January 1, 2027", round 56)."""
         return self._source(lambda start: day_text(date.fromisoformat(start)))
 
+    @property
+    def amends_report(self) -> str | None:
+        """Round 67: the reference of the royalty report an amendment's invoice amends,
+        as its memo names it (`amending_words`), with no statement: every list, the
+        statement of account, the PDF and the email say it beside the report it bills
+        (the invoice's page alone said so, under the amended invoice, when there was one)."""
+        if self.source_type != ROYALTY_REPORT:
+            return None
+        found = _AMENDING_REPORT.search(self.memo or "")
+        return found.group(1) if found else None
+
     def _source(self, day: Callable[[str], str]) -> str:
         if self.source_type == ROYALTY_REPORT and self.source_id is not None:
             agreement, _, start = (self.source_reference or "").partition(" ")
             report = references.ROYALTY_REPORT(self.source_id)
             said = day(start) if ISO_DAY.fullmatch(start) else start
-            return f"Royalty report {report} ({agreement}, period from {said})"
+            amends = f" amending {amended}" if (amended := self.amends_report) else ""
+            return f"Royalty report {report}{amends} ({agreement}, period from {said})"
         kind = self.source_type.replace("_", " ").capitalize()
         return f"{kind} {self.source_reference or ''}".strip()
 
     SNAPSHOT = ("state", "number", "total", "amount_paid", "amount_credited")
     AMOUNTS = ("total", "amount_paid", "amount_credited")
+
+
+# An amendment's royalty invoice's memo names the report it amends in these words
+# (royalties' settlement writes them with `amending_words`); `Invoice.amends_report`
+# reads it back.
+_AMENDING = ", amending report "
+_AMENDING_REPORT = re.compile(re.escape(_AMENDING) + r"(RR-\d{6,})\b")
+
+
+def amending_words(reference: str) -> str:
+    """What an amendment's invoice memo says of the report it amends (`reference`)."""
+    return f"{_AMENDING}{reference}"
 
 
 # An invoice's source type -> the entity type of the record it bills.

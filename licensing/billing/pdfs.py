@@ -201,13 +201,51 @@ class KeptDocument:
         a credit note's "Issued". Each amount is grouped as the page's others are
         ("balance due 1,757.50 USD", round 51: it read "1757.50" under "Balance due
         1,757.50 USD"); the key keeps its plain figures."""
-        head, *figures = self.standing.split("; ")
-        state, _, day = head.partition(" ")
-        name = state.replace("_", " ").capitalize()
-        said = f"{name} on {day}" if day else name
-        if not figures:
-            return said
-        return f"{said}: " + ", ".join(_figure_in_words(figure, currency) for figure in figures)
+        return standing_in_words(self.standing, currency)
+
+
+def standing_in_words(standing: str, currency: str) -> str:
+    """A standing key in words (`KeptDocument.standing_words`)."""
+    head, *figures = standing.split("; ")
+    state, _, day = head.partition(" ")
+    name = state.replace("_", " ").capitalize()
+    said = f"{name} on {day}" if day else name
+    if not figures:
+        return said
+    return f"{said}: " + ", ".join(_figure_in_words(figure, currency) for figure in figures)
+
+
+@dataclass(frozen=True)
+class NotKept:
+    """Round 67: what an invoice's *Documents* list does not hold yet, though its
+    sentence named it: the PDF of the standing it has now (`standing`, in words; None
+    when one is kept), and its credit notes with no PDF kept (`credit_notes`, id and
+    number). A PDF is kept when it is first drawn: the invoice's at issue, every later
+    one at its first download or email in its standing."""
+
+    standing: str | None
+    credit_notes: tuple[tuple[int, str], ...]
+
+    def __bool__(self) -> bool:
+        return self.standing is not None or bool(self.credit_notes)
+
+
+def not_kept(invoice: Invoice, kept: list[KeptDocument]) -> NotKept:
+    """What `kept` (the invoice's `kept_documents`) leaves out; no statement beyond
+    the invoice's credit notes, which its pages load anyway."""
+    if invoice.state == DRAFT:
+        return NotKept(None, ())
+    now = documents.standing_of(invoice).key
+    own = {document.standing for document in kept if document.credit_note_id is None}
+    noted = {document.credit_note_id for document in kept if document.credit_note_id}
+    return NotKept(
+        None if now in own else standing_in_words(now, invoice.currency),
+        tuple(
+            (credit.id, credit.number)
+            for credit in invoice.credit_notes
+            if credit.number and credit.id not in noted
+        ),
+    )
 
 
 def _figure_in_words(figure: str, currency: str) -> str:

@@ -128,7 +128,7 @@ from licensing.web.organization_records import (
     organization_section,
 )
 from licensing.web.portal import WaitingItem, waiting_provider
-from licensing.web.records import described, numbered_record
+from licensing.web.records import described, numbered_record, reference_ref
 from licensing.web.scope import organization_scope, requested_organization
 from licensing.words import counted, humanize
 
@@ -150,8 +150,9 @@ def _today() -> date:
 # --- the vendor's invoices ------------------------------------------------------------
 
 
-# The vendor's invoice list's one filter, from the overdue reminder's link.
-VENDOR_INVOICE_FILTERS = {"overdue": "Overdue only"}
+# The vendor's invoice list's filters: overdue, from the overdue reminder's link; one
+# agreement's, from its page (round 67).
+VENDOR_INVOICE_FILTERS = {"overdue": "Overdue only", "agreement": "Agreement"}
 
 
 @bp.route("/invoices")
@@ -165,8 +166,13 @@ def invoices() -> str:
     # the API's and the console's meaning too). Kept across pages.
     arguments.once(request.args, VENDOR_INVOICE_FILTERS)  # given twice: 400 (round 56)
     overdue = request.args.get("overdue") == "1"
+    # Round 67: one agreement's (its page links them), by its number, as the console's.
+    agreement = (request.args.get("agreement") or "").strip()[:40].upper() or None
     found: paging.Page[Invoice] = paging.read_page(
-        session, queries.invoices_query(issued_only=True, overdue_on=today if overdue else None)
+        session,
+        queries.invoices_query(
+            issued_only=True, overdue_on=today if overdue else None, agreement_number=agreement
+        ),
     )
     shown = [invoice.id for invoice in found.items]
     holds = queries.dispute_holds(session, set(shown), today)
@@ -179,6 +185,10 @@ def invoices() -> str:
         invoices=found.items,
         page=found,
         overdue=overdue,
+        agreement=agreement,
+        # Named with its link once a row shows it is the vendor's own (the list is
+        # theirs alone): a number typed for another's is named as typed, unlinked.
+        agreement_ref=reference_ref(agreement) if agreement and found.items else None,
         today=today,
         holds=holds,
         refunds=refunds,
@@ -206,8 +216,10 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
     session = db.session()
     payments, credit_notes = queries.payer_records(session, invoice)
     today = _today()
+    kept = pdfs.kept_documents(session, pdfs.of_invoice(invoice.id))
     return {
-        "kept_documents": pdfs.kept_documents(session, pdfs.of_invoice(invoice.id)),
+        "kept_documents": kept,
+        "not_kept": pdfs.not_kept(invoice, kept),
         "invoice": invoice,
         "payments": payments,
         "credit_notes": credit_notes,
@@ -2168,7 +2180,9 @@ def _console_page(
             credit_notes=credit_notes,
             # Round 46: its PDFs as kept in each standing, the issued one first.
             # Round 47: and its credit notes', listed after the invoice's.
-            kept_documents=pdfs.kept_documents(session, pdfs.of_invoice(invoice.id)),
+            kept_documents=(kept := pdfs.kept_documents(session, pdfs.of_invoice(invoice.id))),
+            # Round 67: and what it does not hold yet (never drawn), said as such.
+            not_kept=pdfs.not_kept(invoice, kept),
             late_fees=queries.late_fees_of(session, invoice.id),
             # Round 57: each reminder and to whom it went (the newest; the count is all).
             reminders=queries.invoice_reminders(session, invoice.id)
@@ -3282,7 +3296,11 @@ def _asked() -> services.Asked:
     if twice := _given_twice():
         raise InvalidInput("The statement's dates or currency are given twice.", twice)
     return services.Asked(
-        request.args.get("from"), request.args.get("to"), request.args.get("currency")
+        request.args.get("from"),
+        request.args.get("to"),
+        request.args.get("currency"),
+        # Round 67: the pages open on the twelve months to the day, not on January 1.
+        twelve_months=True,
     )
 
 

@@ -141,7 +141,8 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     page.goto(mailbox.link_to(VENDOR, "/verify-email"))
     assert "is confirmed" in page.inner_text(".flashes")
     _sign_in_again(page)
-    page.wait_for_url("**/portal/applications/new?**")
+    # Round 67: the estimate kept with the account, as its first application's draft.
+    page.wait_for_url("**/portal/applications/*/edit")
     assert page.locator("#uses-0-quantity-end_users").input_value() == "40"
     assert page.locator("#term_start").input_value() == start.isoformat()
     assert page.locator("#uses-0-delivery").input_value() == "hosted"  # a SaaS product

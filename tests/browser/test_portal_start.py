@@ -51,6 +51,25 @@ def test_apply_from_an_estimate_opens_a_new_application_with_the_estimates_uses(
     assert tab.input_value("#uses-0-quantity-end_users") == "2500"
     assert tab.input_value("#uses-0-product_type") == "saas"
     assert tab.input_value("#term_start") == "2027-01-01"
+    # Round 67: the counts the use's pricing asks for, the others hidden until the use
+    # changes; the change said in a polite live line; a count typed for another use
+    # stays in sight, marked, rather than sent unseen.
+    counts = tab.locator("fieldset .field:not([hidden]) input[name^='uses-0-quantity-']")
+    assert sorted(counts.evaluate_all("(inputs) => inputs.map((i) => i.name)")) == [
+        "uses-0-quantity-copies",
+        "uses-0-quantity-end_users",
+        "uses-0-quantity-members",
+    ]
+    status = tab.locator(".quantity-status").first
+    assert status.get_attribute("aria-live") == "polite"
+    tab.select_option("#uses-0-use", "internal_use")
+    assert status.inner_text() == "This use is priced by the number of users."
+    assert tab.locator("#uses-0-quantity-users").is_visible()
+    assert tab.locator("#uses-0-quantity-members").is_hidden()
+    assert tab.locator("#uses-0-quantity-end_users").is_visible()  # 2500 typed: kept in sight
+    assert "Not priced for this use" in tab.inner_text("#uses-0-quantity-end_users-not-priced")
+    tab.select_option("#uses-0-use", "distribution")
+    assert tab.inner_text("#uses-0-quantity-end_users-not-priced") == ""
     tab.get_by_role("button", name="Save the draft").click()
     assert "is saved as a draft" in tab.inner_text(".flashes")
 

@@ -72,3 +72,17 @@ def test_each_day_and_document_number_of_the_statement_reads_on_one_line(
         if document.inner_text():
             assert document.evaluate(_LINES) == 1, document.inner_text()
     assert page.get_by_role("cell", name=invoice.number or "").count() == 2
+    # Round 67: on a phone (375 px) the movements scrolled sideways, the balance out of
+    # sight and each description ten lines tall: each movement stands as a block now,
+    # its balance inside the screen and nothing wider than it.
+    page.set_viewport_size({"width": 375, "height": 800})
+    box = page.locator(".statement-movements")
+    assert box.evaluate("b => b.scrollWidth <= b.clientWidth + 1"), box.evaluate(
+        "b => [b.scrollWidth, b.clientWidth]"
+    )
+    for row in range(rows.count()):
+        balance = rows.nth(row).locator("td").last.bounding_box()
+        assert balance is not None
+        assert balance["x"] + balance["width"] <= 375, balance
+    named = rows.nth(1).locator("td[data-label='Balance']")
+    assert named.evaluate("c => getComputedStyle(c, '::before').content") == '"Balance: "'

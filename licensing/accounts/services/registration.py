@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -90,7 +90,14 @@ def create_vendor_user(
     return user
 
 
-def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[str, Any]) -> str:
+def sign_up(
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    organization: Mapping[str, Any],
+    then: Callable[[Session, User], None] | None = None,
+) -> str:
     """A vendor signs up: their organization (standing `applying`), their user
     (unverified), and an email with a verification link. Returns the address,
     normalized.
@@ -103,6 +110,10 @@ def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[
     that someone tried to sign up with it (at most `LINKS_PER_HOUR` an hour),
     with the password hashed either way, so neither the answer nor the slow
     step tells who has an account. Nothing else is stored.
+
+    `then` runs in the transaction with a new account's user, once it is made (never
+    for an address that has an account): the sign-up's estimate is kept with it
+    (`agreements.services.keep_estimate`), or nothing is.
     """
     with db.transaction() as session:
         clean, errors = _clean_organization(organization, prefix="organization.")
@@ -133,6 +144,8 @@ def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[
             role=ADMINISTRATOR,
             founded=True,
         )
+        if then is not None:
+            then(session, user)
         _send_verification(session, user)
         return user.email
 

@@ -105,7 +105,12 @@ from licensing.agreements.services.acceptance import (
     termination_confirmation,
 )
 from licensing.agreements.services.contacts import CONTACT_RECORDED, record_contact
-from licensing.agreements.services.drafts import change_refusal, create_draft, update_draft
+from licensing.agreements.services.drafts import (
+    change_refusal,
+    create_draft,
+    keep_estimate,
+    update_draft,
+)
 from licensing.agreements.services.expiry import EXPIRED_ON_ACCEPTANCE, ExpiryReport, expire
 from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
@@ -209,6 +214,7 @@ __all__ = [
     "escalate",
     "expire",
     "grant_reconsideration",
+    "keep_estimate",
     "kept_prices",
     "lock_reviewers_applications",
     "lock_undecided",

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from licensing import db, printable
+from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import issuing, queries, step_checks
 from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
@@ -25,7 +26,7 @@ from licensing.agreements.services._common import (
 from licensing.agreements.services.submission import submission_refusal
 from licensing.agreements.states import DRAFT, EDITABLE, RETURNED
 from licensing.audit import services as audit
-from licensing.errors import Conflict
+from licensing.errors import Conflict, InvalidInput
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
 from licensing.ratecards import queries as ratecard_queries
 
@@ -93,14 +94,18 @@ def create_draft(
     _check(draft)
     with db.transaction() as session:
         _check_revenue(session, draft, queries.licensee_currency(session, actor.organization_id))
-        return _new_draft(
-            session,
-            actor,
-            term=(draft.term_start, draft.term_end),
-            rate_card=draft.rate_card,
-            uses=draft.uses,
-            now=moment,
-        )
+        return _drafted(session, actor, draft, moment)
+
+
+def _drafted(session: Session, actor: Actor, draft: ApplicationDraft, now: datetime) -> Application:
+    return _new_draft(
+        session,
+        actor,
+        term=(draft.term_start, draft.term_end),
+        rate_card=draft.rate_card,
+        uses=draft.uses,
+        now=now,
+    )
 
 
 def change_refusal(session: Session, application: Application, *, now: datetime) -> str | None:
@@ -172,3 +177,25 @@ def update_draft(
             after={**new, "uses": len(draft.uses)},
         )
         return application
+
+
+def keep_estimate(session: Session, user: User, draft: ApplicationDraft, *, now: datetime) -> None:
+    """Round 67: an estimate priced before signing up, kept with the new account as its
+    organization's first application (a draft, created by the person signing up, in
+    the sign-up's transaction), so that confirming the address leads to it in whichever
+    browser the emailed link is opened, or days later. An estimate that would not be
+    saved as a draft (a term no agreement is issued for, say) is not kept: the sign-up
+    goes ahead without it, as a draft the vendor saved would have been refused."""
+    try:
+        _check(draft)
+        _check_revenue(session, draft, None)
+    except InvalidInput:
+        return
+    actor = Actor.user(
+        user.email,
+        user.id,
+        user.organization_id,
+        frozenset(),
+        organization_role=user.organization_role,
+    )
+    _drafted(session, actor, draft, now)

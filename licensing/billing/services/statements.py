@@ -27,11 +27,27 @@ DEFAULT_CURRENCY = "USD"
 
 @dataclass(frozen=True)
 class Asked:
-    """What the caller asked for, as typed (None: not given)."""
+    """What the caller asked for, as typed (None: not given). `twelve_months`: a
+    `start` not given is the day after the same day a year before the end (the pages'
+    default since round 67: a licensee invoiced and paid in December read an empty
+    statement in January); else the first of January of the end's year (the API's,
+    as documented)."""
 
     start: str | None = None
     end: str | None = None
     currency: str | None = None
+    twelve_months: bool = False
+
+
+def twelve_months_to(end: date) -> date:
+    """The first day of the twelve months ending on `end`: the day after the same day
+    a year before (a February 29 counts from February 28): 365 days, or 366 across a
+    leap day, within `MAX_DAYS`."""
+    try:
+        year_before = end.replace(year=end.year - 1)
+    except ValueError:  # February 29
+        year_before = end.replace(year=end.year - 1, day=28)
+    return year_before + timedelta(days=1)
 
 
 def _day(text: str | None, default: date, field: str, errors: dict[str, list[str]]) -> date:
@@ -47,7 +63,8 @@ def _day(text: str | None, default: date, field: str, errors: dict[str, list[str
 
 def _range(asked: Asked, today: date, errors: dict[str, list[str]]) -> tuple[date, date]:
     end = _day(asked.end, today, "to", errors)
-    start = _day(asked.start, date(end.year, 1, 1), "from", errors)
+    opening = twelve_months_to(end) if asked.twelve_months else date(end.year, 1, 1)
+    start = _day(asked.start, opening, "from", errors)
     if errors:
         return start, end
     if end > today:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from licensing.actors import Actor
 from licensing.agreements import hand_priced
 from licensing.billing import services as billing
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, amending_words
 from licensing.billing.states import COLLECTIBLE, PAID, ROYALTY_REPORT
 from licensing.calendar import days_text
 from licensing.errors import Conflict
@@ -114,7 +114,7 @@ class _Settlement:
                 + f"), for the period "
                 f"{days_text(filing.period.start, filing.period.end)}"
                 + (
-                    f", amending report {RoyaltyReport.reference_of(report.amends_id)}"
+                    amending_words(RoyaltyReport.reference_of(report.amends_id))
                     if report.amends_id
                     else ""
                 )

@@ -398,7 +398,8 @@ def test_a_visitor_who_signs_up_from_an_estimate_lands_on_an_application_with_it
     )
     assert signed_in.status_code == 302
     landing = signed_in.headers["Location"]
-    assert landing.startswith("/portal/applications/new?")
+    # Round 67: the estimate is kept with the account, as its first application.
+    assert re.fullmatch(r"/portal/applications/\d+/edit", landing), landing
     application_form = client.get(landing).get_data(as_text=True)
     assert 'value="Clinic Pad"' in application_form
 
