@@ -1099,8 +1099,8 @@ def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
 def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
     """One tab for the part's people, each in turn, in one browser context (round 66:
     a context each, some 0.3 s of Chromium and the driver a person; round 67: a tab
-    each, a renderer started and Playwright's set-up of a page, 0.3 to 0.5 s a person
-    at about 50 people a sweep). Between two people the context's cookies are cleared
+    each, a renderer started and Playwright's set-up of a page, 0.3 to 0.5 s a person:
+    21 people a sweep, 10 tabs now). Between two people the context's cookies are cleared
     and the person's own added (the remembered browser's), and the tab's
     `sessionStorage` on this server is emptied: what a person's pages see of the
     browser is their own cookies and an empty `sessionStorage`, as in a new tab of a
