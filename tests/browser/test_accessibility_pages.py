@@ -1097,24 +1097,30 @@ def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
 
 @pytest.fixture
 def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
-    """A tab for each person of the part, in turn, in one browser context (round 66:
-    a context each, some 0.3 s of Chromium and the driver a person, at about 50 people
-    a sweep). Each person's tab is new, after the one before is closed and the
-    context's cookies cleared: what a person's pages see of the browser is their own
-    cookies and a tab's own storage, as in a context of their own (the service keeps
-    nothing else in the browser: `error-summary.js` keeps a way back in the tab's
-    `sessionStorage`). axe-core is loaded into every page the context opens, once."""
+    """One tab for the part's people, each in turn, in one browser context (round 66:
+    a context each, some 0.3 s of Chromium and the driver a person; round 67: a tab
+    each, a renderer started and Playwright's set-up of a page, 0.3 to 0.5 s a person:
+    21 people a sweep, 10 tabs now). Between two people the context's cookies are cleared
+    and the person's own added (the remembered browser's), and the tab's
+    `sessionStorage` on this server is emptied: what a person's pages see of the
+    browser is their own cookies and an empty `sessionStorage`, as in a new tab of a
+    context of their own (the service keeps nothing else in the browser:
+    `error-summary.js` keeps a way back in the tab's `sessionStorage`; signed-in pages
+    are answered `no-store`). axe-core is loaded into every page the context opens,
+    once."""
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": WIDTHS["desktop"], "height": 800}
     )
     context.set_default_timeout(15_000)
     load_axe_into(context)
-    opened: list[Any] = []
+    tab = context.new_page()
 
     def open_as(email: str, cookies: dict[str, str] | None = None) -> Any:
-        for earlier in opened:
-            earlier.close()
-        opened.clear()
+        if tab.url != "about:blank":
+            # Every visit's page is this server's (the pay page's card in a frame of
+            # its own): its storage is the one the last person's pages wrote to.
+            assert tab.url.startswith(live_server.url + "/"), tab.url
+            tab.evaluate("() => sessionStorage.clear()")
         context.clear_cookies()
         context.add_cookies(
             [
@@ -1122,8 +1128,6 @@ def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
                 for name, value in (cookies or {}).items()
             ]
         )
-        tab = context.new_page()
-        opened.append(tab)
         if email:
             # Round 64: signed in by the tab's own requests (`sign_in`), not on the
             # form: the form and the page it lands on were drawn for each person,
