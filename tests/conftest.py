@@ -329,14 +329,21 @@ def app_in_transaction(
         )
     _freeze_once_the_first_app_is_built()
     database: Database = application.extensions["licensing.db"]
-    connection = database.engine.connect() if shared is None else shared
-    transaction = connection.begin() if shared is None else connection.begin_nested()
+    try:
+        connection = database.engine.connect() if shared is None else shared
+        transaction = connection.begin() if shared is None else connection.begin_nested()
+    except BaseException:
+        if lent:
+            kept_app.give_back(application)
+        raise
     database.bind_to(connection)
     request_started.connect(_forget_csrf_token, application)
     try:
         with application.app_context():
             yield application
     finally:
+        if lent:  # first: a failed rollback below must not keep the app from the next test
+            kept_app.give_back(application)
         request_started.disconnect(_forget_csrf_token, application)
         if transaction.is_active:
             if keep and shared is not None:
@@ -346,8 +353,6 @@ def app_in_transaction(
         if shared is None:
             connection.close()
             database.engine.dispose()
-        if lent:
-            kept_app.give_back(application)
 
 
 # The connection of the module whose prepared data is alive now, by database URL.
