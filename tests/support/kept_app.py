@@ -120,7 +120,10 @@ def lend(
     Returns the app and whether it is the kept one (to give back with `give_back`)."""
     kept = _KEPT[0] if _KEPT else None
     if kept is not None and not kept.in_use:
-        _put_back(kept)
+        # Same settings, and the process's extensions still set up for it; then
+        # put back, and still the shape it was built with.
+        if kept.config == config and kept.built == apps_built() and limiter.enabled:
+            _put_back(kept)
         if _may_lend_again(kept, config):
             database: Database = kept.app.extensions["licensing.db"]
             database.__init__(engine(config))  # type: ignore[misc]
@@ -129,7 +132,7 @@ def lend(
         _KEPT.clear()
         kept = None
     application = build()
-    if kept is not None or not _keepable(application):
+    if kept is not None or not _keepable():
         return application, False
     _KEPT.append(
         Kept(
@@ -155,12 +158,7 @@ def give_back(application: Flask) -> None:
             database.__init__(database.engine)  # type: ignore[misc]
 
 
-def forget() -> None:
-    """Build the next test's app afresh (tests of this module)."""
-    _KEPT.clear()
-
-
-def _keepable(application: Flask) -> bool:
+def _keepable() -> bool:
     # Only an in-memory store can be emptied between tests.
     return limiter.enabled and isinstance(limiter._storage, MemoryStorage)
 
