@@ -38,6 +38,7 @@ from licensing import migrations
 from licensing.app import App, create_app
 from licensing.config import Config
 from licensing.db import Database, make_engine
+from tests.support import kept_app
 from tests.support.servers import (
     LiveServer,
     LocalStripe,
@@ -316,19 +317,33 @@ def app_in_transaction(
     savepoint on it: the test sees the module's data and what it writes goes.
     `keep=True` (the fixture preparing the data) releases the savepoint instead,
     leaving what was made in the module's transaction."""
+    config = make_config(database_url, **config_changes)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(db_module, "make_engine", _engine_of_template)
-        application = create_app(make_config(database_url, **config_changes))
+        # The process's kept app for this configuration, put back as built, or a new
+        # one (round 67: `tests/support/kept_app.py` says what is put back).
+        application, lent = kept_app.lend(
+            config,
+            lambda: create_app(config),
+            lambda config: _engine_of_template(config.database_url, jit=config.database_jit),
+        )
     _freeze_once_the_first_app_is_built()
     database: Database = application.extensions["licensing.db"]
-    connection = database.engine.connect() if shared is None else shared
-    transaction = connection.begin() if shared is None else connection.begin_nested()
+    try:
+        connection = database.engine.connect() if shared is None else shared
+        transaction = connection.begin() if shared is None else connection.begin_nested()
+    except BaseException:
+        if lent:
+            kept_app.give_back(application)
+        raise
     database.bind_to(connection)
     request_started.connect(_forget_csrf_token, application)
     try:
         with application.app_context():
             yield application
     finally:
+        if lent:  # first: a failed rollback below must not keep the app from the next test
+            kept_app.give_back(application)
         request_started.disconnect(_forget_csrf_token, application)
         if transaction.is_active:
             if keep and shared is not None:
@@ -506,6 +521,14 @@ class _CompiledTemplates(BytecodeCache):
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         self._compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _apps_counted() -> Iterator[None]:
+    """Every app the process builds is counted: the kept app is lent again only if
+    none was built since it (`tests/support/kept_app.py`)."""
+    with kept_app.counting_apps():
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
