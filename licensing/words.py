@@ -340,6 +340,10 @@ def working_in_words(step: str) -> str:
     if step.startswith(_AMENDED) and ": " in step:
         head, reason = step.split(": ", 1)
         return f"{working_in_words(head)}: {reason}"
+    # A whole line's working (its steps joined by "; ", as an invoice line stores
+    # it) is read step by step when it holds an amended step, so its reason is too.
+    if _AMENDED in step and "; " in step:
+        return "; ".join(working_in_words(part) for part in step.split("; "))
     text = _ONE_UNIT.sub(lambda found: f"1 {singular_unit(found.group(1))}", step)
     text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", text)
     return figures_grouped(identifiers_in_words(text))

@@ -332,3 +332,17 @@ def test_the_reason_staff_typed_for_an_amended_amount_is_not_grouped_as_a_figure
     assert words.working_in_words(step) == (
         "amended by the licensor from unpriced to 330,000: Priced by hand for 2028."
     )
+
+
+def test_an_amended_reason_inside_a_whole_lines_working_is_not_grouped_either() -> None:
+    # An invoice line's working is its steps joined by "; " (the up-front invoice's
+    # `_up_front_working`), and the invoice's PDF reads it whole: the amended step's
+    # reason there read "for 2,028" after staff67's fix of the step alone.
+    working = (
+        "1200 members x 25.00 = 30000.00; "
+        "amended by the licensor from 30000.00 to 330000: Priced by hand for 2028."
+    )
+    assert words.working_in_words(working) == (
+        "1,200 members x 25.00 = 30,000.00; "
+        "amended by the licensor from 30,000.00 to 330,000: Priced by hand for 2028."
+    )
