@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any, cast
 from flask import g, has_request_context, request
 from sqlalchemy import BigInteger, String, Table, and_, bindparam, case, insert, select, update
 from sqlalchemy import event as orm_events
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm import (
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    make_transient_to_detached,
+)
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
 
@@ -282,26 +287,41 @@ def _chain_pending(session: Session) -> None:
     todo = unchained.pending[first:]
     unchained.chained = len(unchained.pending)
     rows: list[dict[str, Any]] = []
+    events: list[tuple[AuditEvent, int]] = []  # `record()`'s, each with its row's place
     for index, (pending, chained) in enumerate(
         zip(todo, _moved_head(session, todo, unchained.key), strict=True), first
     ):
-        if pending.event is None:
-            rows.extend(chained)
-        else:
-            for name, value in chained[0].items():
-                setattr(pending.event, name, value)
-            session.add(pending.event)
+        if pending.event is not None:
+            events.append((pending.event, len(rows)))
+        rows.extend(chained)
         unchained.lines.append((index, chained[0]["action"], chained[0]["entity_type"], chained))
     # The head's row was written by Core: an `AuditChainHead` loaded in the session
     # is read again when next used.
     loaded = session.identity_map.get(session.identity_key(AuditChainHead, HEAD_ID))
     if loaded is not None:
         session.expire(loaded)
-    if rows:
-        # One executemany, not an INSERT an event (the ORM's unit of work inserts
-        # rows that need their ids back one by one).
-        session.execute(insert(AuditEvent), rows)
-    session.flush()
+    # The events in one statement (round 67: the ORM's unit of work inserted each
+    # `record()`'s event alone, for its id); `record()`'s events get their ids from it
+    # and join the session as loaded rows.
+    connection = session.connection()
+    if not events:
+        connection.execute(_INSERT_EVENTS, rows)
+        return
+    returned = connection.execute(_INSERT_EVENTS_WITH_IDS, rows)
+    ids = {row.seq: row.id for row in returned}
+    for event, at in events:
+        for name, value in rows[at].items():
+            setattr(event, name, value)
+        event.id = ids[rows[at]["seq"]]
+        make_transient_to_detached(event)
+        session.add(event)
+
+
+_EVENTS = cast(Table, AuditEvent.__table__)
+_INSERT_EVENTS = insert(_EVENTS)
+# Each row's id by its seq (unique): the rows come back in no stated order, and asking
+# for the parameters' order would insert them one by one on SQLite.
+_INSERT_EVENTS_WITH_IDS = insert(_EVENTS).returning(_EVENTS.c.seq, _EVENTS.c.id)
 
 
 @orm_events.listens_for(Session, "before_commit")
