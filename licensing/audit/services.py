@@ -21,9 +21,14 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import g, has_request_context, request
+from sqlalchemy import BigInteger, String, Table, and_, bindparam, case, insert, select, update
 from sqlalchemy import event as orm_events
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm import (
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    make_transient_to_detached,
+)
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
 
@@ -103,41 +108,112 @@ def _current_actor() -> tuple[str, int | None]:
     return principal.email, principal.user_id
 
 
-def _lock_head(session: Session) -> AuditChainHead:
-    """The chain head, locked until the transaction ends.
+# The head's row, written by Core statements built once (round 67, suiteSvc67: the ORM's
+# UPDATE ... RETURNING with `populate_existing`, and the head's write in the unit of
+# work's flush after it, were most of a commit's chaining time).
+_HEAD = cast(Table, AuditChainHead.__table__)
+_HEAD_ROW = _HEAD.c.id == HEAD_ID
 
-    A no-op UPDATE of the head row takes the lock first (a row lock on
-    PostgreSQL, the database write lock on SQLite), so a second appender waits
-    here until the first commits, then reads the new head: concurrent writers
-    take turns and cannot fork the chain.
-    """
-    head = _head_locked(session)
-    if head is None:  # a database created without the migration's first row
-        head = AuditChainHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
-    return head
-
-
-# Round 63 (hot63): the head is locked and read by one statement, built once. Until
-# then the no-op UPDATE and a SELECT of the head after it were two statements, built
-# again at every commit that chained an event (a third of `_lock_head`'s time, their
-# cache keys walked again each time). The row RETURNING gives is the one the SELECT
-# read: the UPDATE has waited for the lock and holds it, and on PostgreSQL returns the
-# row as it wrote it, the head another appender last committed.
+# Round 63 (hot63): the head is locked and read by one statement. A no-op UPDATE takes
+# the lock first (a row lock on PostgreSQL, the database write lock on SQLite), so a
+# second appender waits here until the first commits, then reads the new head:
+# concurrent writers take turns and cannot fork the chain. The row RETURNING gives is
+# the head another appender last committed.
 _LOCK_HEAD = (
-    update(AuditChainHead)
-    .where(AuditChainHead.id == HEAD_ID)
-    .values(seq=AuditChainHead.seq)
-    .returning(AuditChainHead)
-    .execution_options(populate_existing=True, synchronize_session=False)
+    update(_HEAD).where(_HEAD_ROW).values(seq=_HEAD.c.seq).returning(_HEAD.c.seq, _HEAD.c.hash)
 )
 
+# Round 67 (suiteSvc67): the same UPDATE moves the head past a commit's events when it
+# is where this process last saw it (`_SEEN`), in one statement where there were two
+# (the lock, then the write). Each SET reads the row as it was before the UPDATE, as
+# the lock leaves it: the head moves only if it is the one the events were chained
+# onto, which the same statement then holds locked. A head elsewhere (another process
+# appended, a transaction rolled back) is left as it is and read back, as `_LOCK_HEAD`
+# reads it, and the events are chained again onto it (`_MOVE_HEAD`).
+_SEEN_HEAD = and_(_HEAD.c.seq == bindparam("seen_seq"), _HEAD.c.hash == bindparam("seen_hash"))
+_MOVE_HEAD_IF_SEEN = (
+    update(_HEAD)
+    .where(_HEAD_ROW)
+    .values(
+        seq=case((_SEEN_HEAD, bindparam("seq", type_=BigInteger)), else_=_HEAD.c.seq),
+        hash=case((_SEEN_HEAD, bindparam("hash", type_=String)), else_=_HEAD.c.hash),
+    )
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_MOVE_HEAD = update(_HEAD).where(_HEAD_ROW).values(seq=bindparam("seq"), hash=bindparam("hash"))
+_MAKE_HEAD = insert(_HEAD).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
 
-def _head_locked(session: Session) -> AuditChainHead | None:
-    """The head, read by the no-op UPDATE that locks its row; None when there is no
-    head row."""
-    return session.execute(_LOCK_HEAD).scalar_one_or_none()
+# Where this process last left each database's head (seq, hash), by the database's URL:
+# a guess the UPDATE checks, never trusted (a wrong one costs the second statement).
+_SEEN: dict[Any, tuple[int, str]] = {}
+
+
+def _head_locked(
+    session: Session, moving: tuple[tuple[int, str], int, str] | None = None
+) -> tuple[int, str] | None:
+    """The head (its seq and hash), read by the UPDATE that locks its row; None when
+    there is no head row. With `moving` (the head as last seen, and the seq and hash
+    to move it to), the same UPDATE moves it there if it is still as seen: the head
+    read back is then the moved one. Tests of the lock order wrap this: it is where
+    a commit takes the log's head."""
+    connection = session.connection()
+    if moving is None:
+        row = connection.execute(_LOCK_HEAD).first()
+    else:
+        (seen_seq, seen_hash), seq, hash_ = moving
+        row = connection.execute(
+            _MOVE_HEAD_IF_SEEN,
+            {"seen_seq": seen_seq, "seen_hash": seen_hash, "seq": seq, "hash": hash_},
+        ).first()
+    return None if row is None else (row.seq, row.hash)
+
+
+def _chained(
+    todo: Sequence[_Pending], head: tuple[int, str], key: tuple[str, bytes]
+) -> list[list[dict[str, Any]]]:
+    """Each pending event's rows numbered, linked and hashed onto `head`, in the order
+    they were recorded (`seq`, `prev_hash`, `hash`, as `verify_chain` reads them)."""
+    seq, previous = head
+    key_id, _ = key
+    keys = dict([key])
+    chained = []
+    for pending in todo:
+        rows = []
+        for fields in pending.rows:
+            seq += 1
+            row = {**fields, "seq": seq, "prev_hash": previous, "key_id": key_id}
+            row["hash"] = previous = _fields_hash(row, keys)
+            rows.append(row)
+        chained.append(rows)
+    return chained
+
+
+def _moved_head(
+    session: Session, todo: Sequence[_Pending], key: tuple[str, bytes]
+) -> list[list[dict[str, Any]]]:
+    """Lock the head and move it past `todo`'s events: their rows, chained onto the
+    head as it was. One statement when the head is where this process last saw it,
+    else the lock's read and the write."""
+    connection = session.connection()
+    where = connection.engine.url
+    seen = _SEEN.get(where)
+    if seen is None:
+        head = _head_locked(session)
+    else:
+        chained = _chained(todo, seen, key)
+        moved = (chained[-1][-1]["seq"], chained[-1][-1]["hash"])
+        head = _head_locked(session, (seen, *moved))
+        if head == moved:
+            _SEEN[where] = moved
+            return chained
+    if head is None:  # a database created without the migration's first row
+        connection.execute(_MAKE_HEAD)
+        head = (0, GENESIS_HASH)
+    chained = _chained(todo, head, key)
+    moved = (chained[-1][-1]["seq"], chained[-1][-1]["hash"])
+    connection.execute(_MOVE_HEAD, {"seq": moved[0], "hash": moved[1]})
+    _SEEN[where] = moved
+    return chained
 
 
 # Round 58 (auditchain58): events are chained when their transaction commits, not
@@ -210,31 +286,42 @@ def _chain_pending(session: Session) -> None:
     first = unchained.chained
     todo = unchained.pending[first:]
     unchained.chained = len(unchained.pending)
-    key_id, key = unchained.key
-    keys = {key_id: key}
-    head = _lock_head(session)
-    seq, previous = head.seq, head.hash
     rows: list[dict[str, Any]] = []
-    for index, pending in enumerate(todo, first):
-        chained = []
-        for fields in pending.rows:
-            seq += 1
-            row = {**fields, "seq": seq, "prev_hash": previous, "key_id": key_id}
-            row["hash"] = previous = _fields_hash(row, keys)
-            chained.append(row)
-        if pending.event is None:
-            rows.extend(chained)
-        else:
-            for name, value in chained[0].items():
-                setattr(pending.event, name, value)
-            session.add(pending.event)
+    events: list[tuple[AuditEvent, int]] = []  # `record()`'s, each with its row's place
+    for index, (pending, chained) in enumerate(
+        zip(todo, _moved_head(session, todo, unchained.key), strict=True), first
+    ):
+        if pending.event is not None:
+            events.append((pending.event, len(rows)))
+        rows.extend(chained)
         unchained.lines.append((index, chained[0]["action"], chained[0]["entity_type"], chained))
-    head.seq, head.hash = seq, previous
-    if rows:
-        # One executemany, not an INSERT an event (the ORM's unit of work inserts
-        # rows that need their ids back one by one).
-        session.execute(insert(AuditEvent), rows)
-    session.flush()
+    # The head's row was written by Core: an `AuditChainHead` loaded in the session
+    # is read again when next used.
+    loaded = session.identity_map.get(session.identity_key(AuditChainHead, HEAD_ID))
+    if loaded is not None:
+        session.expire(loaded)
+    # The events in one statement (round 67: the ORM's unit of work inserted each
+    # `record()`'s event alone, for its id); `record()`'s events get their ids from it
+    # and join the session as loaded rows.
+    connection = session.connection()
+    if not events:
+        connection.execute(_INSERT_EVENTS, rows)
+        return
+    returned = connection.execute(_INSERT_EVENTS_WITH_IDS, rows)
+    ids = {row.seq: row.id for row in returned}
+    for event, at in events:
+        for name, value in rows[at].items():
+            setattr(event, name, value)
+        event.id = ids[rows[at]["seq"]]
+        make_transient_to_detached(event)
+        session.add(event)
+
+
+_EVENTS = cast(Table, AuditEvent.__table__)
+_INSERT_EVENTS = insert(_EVENTS)
+# Each row's id by its seq (unique): the rows come back in no stated order, and asking
+# for the parameters' order would insert them one by one on SQLite.
+_INSERT_EVENTS_WITH_IDS = insert(_EVENTS).returning(_EVENTS.c.seq, _EVENTS.c.id)
 
 
 @orm_events.listens_for(Session, "before_commit")

@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import formatdate, make_msgid, parseaddr
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app, has_request_context, request
-from jinja2 import TemplateNotFound
+from jinja2 import Environment, TemplateNotFound
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
@@ -67,12 +68,19 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * factor, BACKOFF_MAX)
 
 
+@lru_cache(maxsize=4096)
+def _normalized(address: str) -> str:
+    """An address as the outbox stores it, worked out once a process (round 67: the
+    same few addresses are written to again and again; a refused one is not kept)."""
+    return validate_email(address, check_deliverability=False).normalized
+
+
 def _addresses(to: str | Sequence[str]) -> list[str]:
     raw = [to] if isinstance(to, str) else list(to)
     addresses: list[str] = []
     for address in raw:
         try:
-            normalized = validate_email(address, check_deliverability=False).normalized
+            normalized = _normalized(address)
         except EmailNotValidError as exc:
             raise InvalidInput.for_field(
                 "to", f"{address!r} is not an email address: {exc}"
@@ -92,13 +100,25 @@ def _render(template: str, context: Mapping[str, Any]) -> tuple[str, str | None]
         **context,
     }
     text = environment.get_template(f"emails/{template}.txt").render(values)
-    try:
-        html: str | None = environment.get_template(f"emails/{template}.html").render(values)
-    except TemplateNotFound:
-        html = None
+    html: str | None = None
+    text_only = _TEXT_ONLY.setdefault(environment, set())
+    if template not in text_only:
+        name = f"emails/{template}.html"
+        try:
+            html = environment.get_template(name).render(values)
+        except TemplateNotFound as missing:
+            if missing.name == name and not environment.auto_reload:
+                text_only.add(template)
     return text, html
 
 
+# The emails with no HTML part, by the environment that looked (round 67: a template
+# not found is not cached by Jinja, so every email asked each template folder again;
+# an environment that reloads templates, a developer's, asks every time).
+_TEXT_ONLY: WeakKeyDictionary[Environment, set[str]] = WeakKeyDictionary()
+
+
+@lru_cache(maxsize=64)
 def _domain(sender: str) -> str:
     return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 

@@ -29,6 +29,7 @@ from licensing.audit import services as audit
 from licensing.audit.models import GENESIS_HASH, AuditEvent
 from licensing.errors import InvalidInput
 from tests.support.factories import bearer
+from tests.support.statements import sent_by
 
 
 def _append(count: int, entity_id: int = 1) -> list[AuditEvent]:
@@ -706,3 +707,31 @@ def test_an_event_is_logged_once_its_transaction_commits_not_for_a_commit_that_f
         "audit: widget.retried on widget 9 (event 1)"
     ]
     assert [event.action for event in _all()] == ["widget.retried"]
+
+
+def test_a_commit_moves_the_head_in_one_statement_and_inserts_its_events_in_one(
+    app: Flask,
+) -> None:
+    """Round 67 (suiteSvc67): the head is locked and moved by one UPDATE when it is where
+    this process last left it, and a commit's events go in one INSERT; the chain is
+    the one verify reads, and each `record()` event has its row's id."""
+    _append(1)  # the head where this process left it
+    with sent_by(app) as statements, db.transaction() as session:
+        recorded = [
+            audit.record(
+                session,
+                action="widget.changed",
+                entity_type="widget",
+                entity_id=number,
+                before=None,
+                after={"size": number},
+            )
+            for number in range(3)
+        ]
+    assert len([sql for sql in statements if "audit_chain_head" in sql]) == 1, statements
+    assert len([sql for sql in statements if sql.startswith("INSERT INTO audit_events")]) == 1
+    stored = _all()[-3:]
+    assert [(event.id, event.seq, event.hash) for event in recorded] == [
+        (event.id, event.seq, event.hash) for event in stored
+    ]
+    assert audit.verify_chain(db.session()).ok

@@ -328,8 +328,8 @@ def having_the_log(monkeypatch: Any) -> tuple[Any, str]:
     head_locked = audit_services._head_locked
     module = sys.modules[__name__]
 
-    def locked_then_told(session: Any) -> bool:
-        locked = head_locked(session)
+    def locked_then_told(session: Any, *moving: Any) -> Any:
+        locked = head_locked(session, *moving)
         if threading.current_thread().name == "second":
             module.log_taken()
         return locked
