@@ -464,21 +464,16 @@ def _seconds_by_file(timed: Path) -> dict[str, dict[str, float]]:
     return seconds
 
 
-def _on_postgresql(test: str) -> str:
-    """A SQLite test's id on PostgreSQL."""
-    head, bracket, parameters = test.rpartition("[")
-    return f"{head}{bracket}{parameters.replace('sqlite', 'postgresql')}" if bracket else test
-
-
 def choose(dump: Path, timed: Path, fixed: set[str]) -> tuple[list[tuple[str, int, float]], Any]:
     """The files to add to `fixed` so that PostgreSQL reaches every site SQLite
     does: weighted greedy by file (the most new sites a PostgreSQL second first),
     then each chosen file whose sites the others reach dropped, the dearest first.
 
     A file's PostgreSQL sites are those its tests reached on PostgreSQL in the
-    capture or, for a capture of SQLite alone, those they reached on SQLite (the
-    same statements). Sites reached on SQLite that no test reached on PostgreSQL
-    in a capture of both cannot be covered: they are returned apart (`own`)."""
+    capture or, for a file that ran on SQLite alone there (a whole run's capture
+    with the list as it was), those they reached on SQLite: the same statements.
+    A site a file reached on SQLite and no test on PostgreSQL, where that file ran
+    on both, is SQLite's own (returned apart, for a `sqlite-only:` line)."""
     data = json.loads(dump.read_text(encoding="utf-8"))
     seconds = _seconds_by_file(timed)
     always = {plain(test) for test in data.get("always_postgresql", [])}
@@ -486,17 +481,21 @@ def choose(dump: Path, timed: Path, fixed: set[str]) -> tuple[list[tuple[str, in
     on_sqlite: dict[str, set[str]] = {}
     for test, sites in by_test.get("sqlite", {}).items():
         on_sqlite.setdefault(file_of(test), set()).update(sites)
-    postgresql_tests = by_test.get("postgresql") or {
-        _on_postgresql(test): sites for test, sites in by_test.get("sqlite", {}).items()
-    }
-    on_postgresql: dict[str, set[str]] = {}
+    ran: dict[str, set[str]] = {}  # what each file reached on PostgreSQL in the capture
     covered: set[str] = set()
-    for test, sites in postgresql_tests.items():
+    for test, sites in by_test.get("postgresql", {}).items():
+        ran.setdefault(file_of(test), set()).update(sites)
         if plain(test) in always or file_of(test) in fixed:
             covered.update(sites)
-        on_postgresql.setdefault(file_of(test), set()).update(sites)
+    reached_postgresql = set().union(*ran.values())
+    # Each database's own: what a file that ran on both reached on SQLite alone.
+    own = {site for name in ran for site in on_sqlite.get(name, set()) - reached_postgresql}
+    # A file that did not run on PostgreSQL would reach there what it reached on SQLite.
+    on_postgresql = {name: ran.get(name, sites) for name, sites in on_sqlite.items()}
+    for name, sites in on_postgresql.items():
+        if name in fixed:
+            covered.update(sites - own)
     reached_sqlite = set().union(*on_sqlite.values())
-    own = reached_sqlite - set().union(*on_postgresql.values())
     wanted = reached_sqlite - own - covered
 
     def cost(name: str) -> float:
