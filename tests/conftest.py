@@ -60,7 +60,7 @@ TEST_AUDIT_KEY = "test-audit-key-not-for-production"
 
 
 # `xdist_group` kept working under pytest 9 (round 64; the module says how).
-pytest_plugins = ["tests.support.xdist_groups"]
+pytest_plugins = ["tests.support.xdist_groups", "tests.support.statement_sites"]
 
 
 def unavailable(reason: str) -> None:
