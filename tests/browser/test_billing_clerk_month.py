@@ -29,6 +29,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
+from licensing.billing.services.statements import twelve_months_to
 from licensing.calendar import day_text, month_text, office_date
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
@@ -242,7 +243,9 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
         )
         # Its days in words (round 56), as the page's form took them YYYY-MM-DD.
         assert emailed.subject == (
-            f"Statement of account of Corvid Analytics Inc., January 1, {today.year} to "
+            # Round 67: the pages open on the twelve months ending today.
+            f"Statement of account of Corvid Analytics Inc., "
+            f"{day_text(twelve_months_to(today))} to "
             f"{day_text(today)} (USD): 1,050.00 USD owed and 50.00 USD due to you as a refund "
             f"as of {day_text(today)}"
         )

@@ -89,7 +89,7 @@ def test_a_vendor_pays_an_agreements_invoice_by_card_and_the_pdf_shows_paid(
     assert page.evaluate("window.notReloaded === true")
     assert "Visa ending 3184" in status.inner_text()
     status.get_by_role("link", name=f"Go to invoice {invoice.number}").click()
-    page.get_by_text("Paid on").wait_for()
+    page.get_by_role("status").filter(has_text="Paid on").wait_for()  # the flash
     assert "Visa ending 3184" in page.locator("#payments-heading + table").inner_text()
     pdf = page.request.get(f"/invoices/{invoice.id}.pdf")
     assert pdf.ok
@@ -306,7 +306,7 @@ def test_a_billing_clerk_pays_an_invoice_by_card_and_finds_the_receipt(
     status = page.locator("#payment-status")
     status.get_by_role("heading", name="Paid", exact=True).wait_for(timeout=20_000)
     status.get_by_role("link", name=f"Go to invoice {invoice.number}").click()
-    page.get_by_text("Paid on").wait_for()
+    page.get_by_role("status").filter(has_text="Paid on").wait_for()  # the flash
     assert "Visa ending 4242" in page.locator("#payments-heading + table").inner_text()
     receipt = page.request.get(page.get_by_role("link", name="Download PDF").get_attribute("href"))
     assert receipt.ok

@@ -20,8 +20,11 @@ def test_the_estimator_lists_every_problem_in_words_and_links_each_field(
     vendor, _ = vendor_and_staff(live_server)
     tab = signed_in_tab(browser, live_server, vendor.email)
     tab.goto("/estimate")
-    tab.fill("#uses-0-quantity-end_users", "-5")
+    # Round 67: each use shows the counts its pricing asks for; a value typed before the
+    # use changes stays in sight, so both bad fields are sent.
     tab.fill("#uses-0-revenue", "a lot")
+    tab.select_option("#uses-0-use", "distribution")
+    tab.fill("#uses-0-quantity-end_users", "-5")
     tab.get_by_role("button", name="Estimate the price").click()
     summary = tab.locator(".error-summary").inner_text()
     assert f"Use 1{SEP}Expected annual revenue (USD): Enter an amount" in summary

@@ -66,5 +66,5 @@ def test_the_billing_contact_opens_the_emailed_invoice_and_pays_it_without_an_ac
     assert "Visa ending 4242" in status.inner_text()
     assert_accessible(page)  # the pay page as it ends: the outcome, announced politely
     status.get_by_role("link", name=f"Go to invoice {invoice.number}").click()
-    page.get_by_text("Paid on").wait_for()
+    page.get_by_role("status").filter(has_text="Paid on").wait_for()  # the flash
     assert "/invoice-links/" in page.url

@@ -305,7 +305,7 @@ def test_the_licensing_office_walks_its_week(
     effect = admin.get_by_role("table").filter(has_text="(renewal)")
     renewals = " ".join(effect.inner_text().split())
     assert renewals.count("(renewal)") == 3
-    assert "33,800.00 35,300.00 1,500.00" in renewals
+    assert "33,800.00 none in effect on its first day 35,300.00 1,500.00" in renewals
     admin.get_by_role("button", name=f"Publish rate card {upcoming}").click()
     admin.wait_for_load_state()
     published = _flash(admin)

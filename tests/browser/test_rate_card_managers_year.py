@@ -160,9 +160,11 @@ def test_a_rate_card_managers_year_from_draft_to_a_correction_after_acceptance(
     checked, said = check_and_publish(page, card, upcoming)
     assert "more than 2 times over" not in checked  # 21.60 for 12.00 is 1.8 times
     assert "above 1,000 at 21.60 USD each (was per end user" in checked
+    # Round 67: the record's usage, use by use, is listed under its number.
+    assert f"CPT-{years.this_from.year}-000001 (renewal) use 1: as applied for" in checked
     assert (
-        f"CPT-{years.this_from.year}-000001 (renewal) {organization} {this} 36,300.00 "
-        "50,950.00 14,650.00"
+        f"(nothing reported) {organization} {this} 36,300.00 "
+        "none in effect on its first day 50,950.00 14,650.00"
     ) in checked
     assert (
         f"Rate card {upcoming} published, in effect from {day_text(years.next_from)}: a term "

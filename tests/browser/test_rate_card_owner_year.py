@@ -156,9 +156,11 @@ def test_the_rate_card_owners_year_from_draft_to_correction(
     ) in checked
     # The recordable check passed it (27,500.00 is far within the largest amount), and
     # the renewal it would price says what the mistake costs: 25,000.00 more.
-    assert f"{reporting_number} (renewal) {organization} {this} 36,300.00 61,300.00 25,000.00" in (
-        checked
-    )
+    # Round 67: the record's usage, use by use, is listed under its number.
+    assert f"{reporting_number} (renewal) use 1: " in checked
+    assert (
+        f"{organization} {this} 36,300.00 none in effect on its first day 61,300.00 25,000.00"
+    ) in checked
     assert (
         "Applications already priced, agreements and royalty reports under them keep the "
         "card they were priced on."

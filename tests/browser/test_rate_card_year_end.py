@@ -110,7 +110,7 @@ def test_the_office_publishes_next_years_card_and_a_vendor_renews_on_it(
     effect = page.get_by_role("table").filter(has_text="Largest changes first").last
     # ... and that it would wait on staff: its software rule now needs review.
     assert f"{number} (renewal) staff review on {upcoming}" in text(effect)
-    assert "36,300.00 36,550.00 250.00" in text(effect)
+    assert "36,300.00 none in effect on its first day 36,550.00 250.00" in text(effect)
     assert_accessible(page)
 
     page.get_by_role("button", name=f"Publish rate card {upcoming}").click()
