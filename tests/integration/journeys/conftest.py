@@ -2,7 +2,7 @@
 run the walks written around 2027 and its cards on a fixed day before them."""
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from tests.integration.agreements.conftest import (
 )
 from tests.integration.billing.conftest import invoice_for  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import (
+    card_document,
     example_card,  # noqa: F401 - the fixture
     flat_card,
 )
@@ -55,6 +56,10 @@ YEN_USE = {
     "revenue": "1000000",
 }
 ASKED = datetime(2027, 11, 2, 17, tzinfo=UTC)
+# Next year's dollar card, and a renewal's issue two hours after it was asked for: the
+# currency journeys' (rounds 62-67) common ground.
+USD_2028 = card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
+ISSUED = ASKED + timedelta(hours=2)
 
 
 def agreement_on_card(vendor: Any, staff: Any, card: str, use: dict[str, Any]) -> Agreement:

@@ -29,8 +29,8 @@ from licensing.agreements.models import Agreement, Application
 from licensing.pricing import Quote, parse_rate_card
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW, STAFF_USE
+from tests.integration.journeys.conftest import USD_2028
 from tests.integration.pricing.conftest import (
-    card_document,
     example_document,
     flat_card,
     quote_body,
@@ -50,7 +50,6 @@ Apply = Callable[..., Application]
 JPY_2027 = flat_card("2027.JPY", "JPY", "300000")
 EUR_2027 = flat_card("2027.EUR", "EUR", "2300.00")
 JPY_2028 = flat_card("2028.JPY", "JPY", "300000", year=2028)
-USD_2028 = card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
 
 
 def _publish(*documents: dict[str, Any]) -> None:

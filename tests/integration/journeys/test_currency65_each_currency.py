@@ -31,12 +31,12 @@ from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.integration.journeys.conftest import (
     ASKED,
     JPY_2027,
+    USD_2028,
     YEN_USE,
     in_two_currencies,
     pages_read_at,
 )
 from tests.integration.pricing.conftest import (
-    card_document,
     corrected_example,
     flat_card,
 )
@@ -45,7 +45,6 @@ from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
-USD_2028 = card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
 JPY_2028 = flat_card("2028.JPY", "JPY", "330000", year=2028)
 
 

@@ -30,22 +30,22 @@ from licensing.agreements.models import Agreement, HandPricedAgreement
 from licensing.ratecards import services as ratecards
 from tests.integration.journeys.conftest import (
     ASKED,
+    ISSUED,
     JPY_2027,
+    USD_2028,
     YEN_USE,
     agreement_on_card,
     in_two_currencies,
     pages_read_at,
 )
-from tests.integration.pricing.conftest import card_document, flat_card
+from tests.integration.pricing.conftest import flat_card
 from tests.support.agreements import agreement_of
 from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer, make_vendor
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
-USD_2028 = card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
 JPY_2028 = flat_card("2028.JPY", "JPY", "330000", year=2028)
-ISSUED = ASKED + timedelta(hours=2)
 
 
 def _actor(user: Any) -> Actor:

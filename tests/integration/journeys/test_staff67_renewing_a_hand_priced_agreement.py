@@ -28,20 +28,17 @@ from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW
 from tests.integration.journeys.conftest import (
     ASKED,
+    ISSUED,
     JPY_2027,
+    USD_2028,
     agreement_on_card,
     in_two_currencies,
     pages_read_at,
 )
-from tests.integration.pricing.conftest import card_document
 from tests.support.agreements import accept, agreement_of, renewal_window, up_front_invoice
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
-
-# As round 66's hand-priced journey (test_currency66_hand_priced_and_the_form) has them.
-USD_2028 = card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
-ISSUED = ASKED + timedelta(hours=2)
 
 
 def _actor(user: Any) -> Actor:
