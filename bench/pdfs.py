@@ -48,10 +48,15 @@ callgrind collects in (`--toggle-collect=_operator_call`), so the set-up, the
 warm-up and the script's own steps are not counted (the garbage collections a
 render sets off are). `--cache-sim` adds callgrind's simulated first-level cache
 misses per document, instruction and data (the machine's own caches are not
-read).
+read). `--cases` counts only the cases named (say `"new names,agreement floor"`:
+a bisection's row and its floor, in about half the time), and `--keep-dumps DIR`
+keeps callgrind's dump of each case there (`callgrind.out.<case>`, for
+`callgrind_annotate`: which functions the instructions are in).
 
     .venv/bin/python bench/pdfs.py [--repeat 20] [--bytecodes]
     .venv/bin/python bench/pdfs.py --instructions 20 [--cache-sim]   # a few minutes
+    .venv/bin/python bench/pdfs.py --instructions 10 --cases "new names,agreement floor" \
+        --keep-dumps /tmp/dumps
 """
 
 from __future__ import annotations
@@ -319,6 +324,9 @@ def bytecodes(make: Callable[[], bytes], count: int = 5) -> float:
     return executed / count
 
 
+# The cases `--instructions` counts, in this order.
+CASES = ("agreement", "new names", "invoice", "agreement floor", "invoice floor")
+
 # Renders each case this often before callgrind counts it (imports, the
 # process's tables, valgrind's translation of the code).
 WARM_UP = 15
@@ -346,10 +354,13 @@ def _counted(cases: dict[str, Callable[[], bytes]], count: int, handshake: Path)
         _wait_for(handshake / f"dumped-{index}")
 
 
-def count_instructions(names: list[str], count: int, cache_sim: bool) -> list[dict[str, int]]:
+def count_instructions(
+    names: list[str], count: int, cache_sim: bool, keep_dumps: Path | None = None
+) -> list[dict[str, int]]:
     """Events per document (callgrind's: instructions, and with `cache_sim` the
     simulated cache misses) of each case, in `names`' order, from this script
-    rerun under callgrind with `--count-in`."""
+    rerun under callgrind with `--count-in` (counting those cases alone); each
+    case's dump copied into `keep_dumps` when given."""
     handshake = Path(tempfile.mkdtemp(prefix="bench-pdfs-callgrind-"))
     command = [
         *("valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no"),
@@ -358,6 +369,7 @@ def count_instructions(names: list[str], count: int, cache_sim: bool) -> list[di
         f"--callgrind-out-file={handshake}/callgrind.%p",
         *(sys.executable, str(Path(__file__).resolve())),
         *("--count-in", str(handshake), "--instructions", str(count)),
+        *("--cases", ",".join(names)),
     ]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
 
@@ -385,6 +397,10 @@ def count_instructions(names: list[str], count: int, cache_sim: bool) -> list[di
                     if events and summary:
                         kinds, values = events.group(1).split(), summary.group(1).split()
                         totals = dict(zip(kinds, map(int, values), strict=True))
+                        if keep_dumps is not None:
+                            keep_dumps.mkdir(parents=True, exist_ok=True)
+                            name = names[index].replace(" ", "-")
+                            shutil.copyfile(dump, keep_dumps / f"callgrind.out.{name}")
             counts.append({event: value // count for event, value in totals.items()})
             (handshake / f"dumped-{index}").touch()
         process.wait(timeout=600)
@@ -407,6 +423,11 @@ MISSES = {
 def report_instructions(counts: dict[str, dict[str, int]], floors: dict[str, str]) -> None:
     print("PDFs: callgrind's events per document (load-independent), each against its floor")
     for name, floor in floors.items():
+        if name not in counts:
+            continue
+        if floor not in counts:
+            print(f"  {name:<10} {counts[name]['Ir'] / 1e6:6.2f}M instructions")
+            continue
         ours, least = counts[name], counts[floor]
         print(
             f"  {name:<10} {ours['Ir'] / 1e6:6.2f}M instructions  floor {least['Ir'] / 1e6:6.2f}M"
@@ -440,11 +461,26 @@ def main() -> None:
     parser.add_argument(
         "--cache-sim", action="store_true", help="with --instructions: simulated cache misses too"
     )
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help="with --instructions: the cases counted, comma-separated (default: all five)",
+    )
+    parser.add_argument(
+        "--keep-dumps",
+        type=Path,
+        metavar="DIR",
+        help="with --instructions: keep each case's callgrind dump in DIR",
+    )
     parser.add_argument("--count-in", type=Path, help=argparse.SUPPRESS)  # the counted process
     args = parser.parse_args()
+    chosen = [name.strip() for name in args.cases.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(CASES))
+    if unknown or not chosen:
+        parser.error(f"--cases: each of {', '.join(CASES)} (not {', '.join(unknown)})")
     if args.instructions and args.count_in is None:
-        names = ["agreement", "new names", "invoice", "agreement floor", "invoice floor"]
-        counts = count_instructions(names, args.instructions, args.cache_sim)
+        names = [name for name in CASES if name in chosen]
+        counts = count_instructions(names, args.instructions, args.cache_sim, args.keep_dumps)
         report_instructions(
             dict(zip(names, counts, strict=True)),
             {
@@ -504,7 +540,7 @@ def main() -> None:
             if args.count_in is not None:
                 pages, tables, _ = _shape(cases["agreement"])
                 invoice_pages, invoice_tables, _ = _shape(cases["invoice"])
-                counted: dict[str, Callable[[], bytes]] = {
+                every: dict[str, Callable[[], bytes]] = {
                     "agreement": cases["agreement"],
                     "new names": cases["new names"],
                     "invoice": cases["invoice"],
@@ -513,6 +549,7 @@ def main() -> None:
                         floor_document, invoice_pages, invoice_tables
                     ),
                 }
+                counted = {name: every[name] for name in CASES if name in chosen}
                 (args.count_in / "ready").touch()
                 _counted(counted, args.instructions, args.count_in)
                 return
