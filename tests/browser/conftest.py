@@ -31,11 +31,15 @@ from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice, Payment
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.mail import services as outbox
+from licensing.permissions import commands as permission_commands
+from licensing.permissions import services as permissions
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.stripe_support import flagged_card_payment
+from tests.integration.permissions.conftest import last_mail
 from tests.integration.pricing.conftest import card_document, example_document
 from tests.integration.royalties.conftest import SOFTWARE
 from tests.support import factories
@@ -44,7 +48,7 @@ from tests.support.card_years import CardYears
 from tests.support.navigation import arrive, follow
 from tests.support.reporting_year import ReportingYear
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
-from tests.support.settings import issuing
+from tests.support.settings import delivery, issuing, permission_sla_days
 
 # Runs in every document before the page's own scripts.
 _LISTEN = """
@@ -56,18 +60,12 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-@pytest.fixture(autouse=True)
-def csp_violations(request: pytest.FixtureRequest) -> Iterator[list[str]]:
-    """The violations seen so far in this test's `page` (console messages and
-    events). A test that opens only tabs of its own (`signed_in_tab`) asks for no
-    `page`, and none is opened for it (round 63: one was, and closed unused, in a
-    quarter of the browser tests: half a second each of a renderer started for
-    nothing)."""
+def listen_for_csp_violations(page: Any) -> list[str]:
+    """The Content-Security-Policy violations `page` meets from now on (console
+    messages and events), as a list that grows as they come: the `page` fixture's
+    watch, for a tab of a walk's own (round 68: the accessibility sweep's, which stands
+    for test_security_headers.py's walk of every person's pages)."""
     seen: list[str] = []
-    if "page" not in request.fixturenames:
-        yield seen
-        return
-    page = request.getfixturevalue("page")
 
     def on_console(message: Any) -> None:
         if "Content Security Policy" in message.text:
@@ -79,6 +77,20 @@ def csp_violations(request: pytest.FixtureRequest) -> Iterator[list[str]]:
     page.on("console", on_console)
     page.expose_function("__reportCspViolation", on_event)
     page.add_init_script(_LISTEN)
+    return seen
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """The violations seen so far in this test's `page` (console messages and
+    events). A test that opens only tabs of its own (`signed_in_tab`) asks for no
+    `page`, and none is opened for it (round 63: one was, and closed unused, in a
+    quarter of the browser tests: half a second each of a renderer started for
+    nothing)."""
+    if "page" not in request.fixturenames:
+        yield []
+        return
+    seen = listen_for_csp_violations(request.getfixturevalue("page"))
     yield seen
     assert not seen, "Content-Security-Policy violations:\n" + "\n".join(seen)
 
@@ -223,8 +235,8 @@ def fill_card(page: Any, number: str = GOOD_CARD) -> None:
 _CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def sign_in(page: Any, email: str) -> None:
-    """`email` signed in (with the factories' password) for a test whose steps are
+def sign_in(page: Any, email: str, password: str = factories.DEFAULT_PASSWORD) -> None:
+    """`email` signed in (with the factories' password, or `password`) for a test whose steps are
     not about signing in: the sign-in form's token fetched and the form's fields
     posted to it, as the browser sends them, by the tab's own request context, whose
     cookies are the tab's. The session is the one the form starts; the tab is left
@@ -239,7 +251,7 @@ def sign_in(page: Any, email: str) -> None:
     assert token is not None, form.text()[:2000]
     answer = page.request.post(
         "/sign-in",
-        form={"csrf_token": token.group(1), "email": email, "password": factories.DEFAULT_PASSWORD},
+        form={"csrf_token": token.group(1), "email": email, "password": password},
         max_redirects=0,
     )
     assert answer.status == 302, answer.text()[:2000]
@@ -500,6 +512,42 @@ def fill_the_request(page: Any, purpose: str, detail: str) -> None:
     page.get_by_label("I confirm that the use is non-commercial").check()
     page.get_by_role("button", name="Send the request").click()
     page.wait_for_url("**/permissions/request/sent")
+
+
+def requested_by_service(
+    live_server: LiveServer, purpose: str, detail: str, term: tuple[date, date] | None = None
+) -> tuple[str, str]:
+    """The teacher's request as `fill_the_request` sends it (with the days of the use
+    `term`, as the estimate's link fills them in), confirmed from the link its email
+    carries, made through the services the form and the link call: its reference and
+    its status page's path. Round 68: for a walk whose point comes after; the
+    estimate's link, the form and the confirmation are walked on their pages by
+    test_permissions_officer_week.py, test_permission_journey.py and the others."""
+    first, last = term or (None, None)
+    given = permission_commands.PermissionRequestInput(
+        requester_name="Dr. Maya Okafor",
+        requester_email=TEACHER,
+        institution="Northfield University",
+        role="faculty",
+        organization_type="academic",
+        purpose=purpose,
+        purpose_detail=detail,
+        content_requested="The section guidelines for surgery.",
+        medium="print",
+        audience_size=60,
+        duration=SEMESTER,
+        noncommercial=True,
+        use_from=first,
+        use_until=last,
+    )
+    with live_server.app.app_context():
+        created = permissions.submit_request(given)
+        link = re.search(r"/permissions/confirm/(\S+)", last_mail(TEACHER).body_text)
+        assert link is not None, created.reference
+        confirmed = permissions.confirm_email(link.group(1), sla_days=permission_sla_days())
+        # Its emails sent, as the form's and the link's requests send theirs.
+        outbox.deliver_due(delivery())
+        return confirmed.reference, f"/permissions/status/{permissions.status_token(confirmed)}"
 
 
 def newest_mail_to_teacher(mailbox: SMTPServer, subject: str, after: int = 0) -> str:

@@ -23,7 +23,7 @@ In each part, one browser and one tab per user, reused for both widths; every
 problem on every page of the part is reported at once. Round 63 (the sweep took a
 quarter of the browser tier): each page, and each page a form sent from it leads
 to, is loaded once and checked at one width, then the window is resized to the
-other (static/js/scroll-regions.js let catch up, `_SCROLL_REGIONS_CAUGHT_UP`) and
+other (static/js/scroll-regions.js let catch up, `SCROLL_REGIONS_CAUGHT_UP`) and
 checked again, so a form is sent once rather than once a width; a page state
 already checked in the part (the same address, width, markup, focus and scroll,
 `_STATE`) is not checked again; axe-core is loaded into each tab's pages as they
@@ -36,7 +36,10 @@ Round 18 brought in the three pages left out before: the card payment pages
 (localstripe's Stripe.js stand-in), the development mail viewer (on here), and
 Swagger UI, whose own markup's failures are excused by `SWAGGER_UI_EXCEPTIONS`
 (each with its reason, and checked to still hold). Their keyboard journeys and
-narrow widths: test_accessibility_outside_pages.py.
+narrow widths: test_accessibility_outside_pages.py. Round 68: Swagger UI, the
+heaviest page, was drawn here and twice there; it is swept there alone, in one walk
+of its states (as drawn, at both of this sweep's widths, then an operation open), with
+this sweep's checks and excuses (NOT_PAGES says so).
 """
 
 from __future__ import annotations
@@ -71,7 +74,12 @@ from licensing.permissions import services as permissions
 from licensing.permissions.models import PermissionLetter
 from licensing.ratecards import services as ratecards
 from licensing.royalties.periods import reporting_periods
-from tests.browser.conftest import accepted_agreement, course_term, sign_in
+from tests.browser.conftest import (
+    accepted_agreement,
+    course_term,
+    listen_for_csp_violations,
+    sign_in,
+)
 from tests.conftest import DatabaseTemplate, make_config
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
@@ -90,7 +98,7 @@ from tests.support import factories
 from tests.support.agreements import issued_agreement, make_active_agreement
 from tests.support.axe import (
     RUN_WITH_OWN,
-    SWAGGER_UI_EXCEPTIONS,
+    SCROLL_REGIONS_CAUGHT_UP,
     all_findings,
     excused_of,
     load_axe_into,
@@ -134,6 +142,11 @@ NOT_PAGES: dict[str, str] = {
     "billing_console.statement_pdf": "a PDF download",
     "permissions_public.confirm": "redirects to the status page (checked) or a link problem",
     "accounts.verify_email": "redirects to sign-in or shows the link problem page (checked)",
+    "api-docs.openapi_swagger_ui": (
+        "Swagger UI, the heaviest page: swept in one walk with its other states (as drawn "
+        "at 1366 and 375 px, an operation open at 1366 and 320 px, its frame by keyboard), "
+        "test_accessibility_outside_pages.py (round 68: it was drawn here and twice there)"
+    ),
 }
 
 
@@ -577,7 +590,7 @@ class Visit:
     # have; the page each step leads to is checked too.
     steps: tuple[tuple[Callable[[Any], int], int], ...] = ()
     widths: tuple[str, ...] = tuple(WIDTHS)
-    # What to wait for before checking: a part a script draws (Swagger UI, the card).
+    # What to wait for before checking: a part a script draws (the card).
     ready: str = ""
     # Findings excused on this page, each with its reason (third-party markup).
     excused: dict[str, str] = field(default_factory=dict)
@@ -696,7 +709,7 @@ def _public_sign_in(world: World) -> Visits:
 
 def _public_pages(world: World) -> Visits:
     """The public's other pages: the estimate, a permission request, an invoice's
-    emailed link and its card payment, the mail viewer, Swagger UI, the 404."""
+    emailed link and its card payment, the mail viewer, the 404 (Swagger UI: NOT_PAGES)."""
     i = world.ids
     return {
         "": [
@@ -714,11 +727,6 @@ def _public_pages(world: World) -> Visits:
                 ready="#card-element input",
             ),
             Visit("/dev/mail/"),
-            Visit(
-                "/api/v1/docs",
-                ready="#swagger-ui-container .opblock",
-                excused=SWAGGER_UI_EXCEPTIONS,
-            ),
             Visit("/no-such-page", 404),
         ]
     }
@@ -1114,6 +1122,11 @@ def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
     context.set_default_timeout(15_000)
     load_axe_into(context)
     tab = context.new_page()
+    # Round 68: the tab is watched for Content-Security-Policy violations, as every
+    # test's `page` is: the sweep loads every page, in each of its states, as each
+    # person, so it is test_security_headers.py's walk of the public pages and of
+    # each person's menu too (that module loaded them again for this one check).
+    violations = listen_for_csp_violations(tab)
 
     def open_as(email: str, cookies: dict[str, str] | None = None) -> Any:
         if tab.url != "about:blank":
@@ -1135,6 +1148,7 @@ def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
             sign_in(tab, email)
         return tab
 
+    open_as.csp_violations = violations  # type: ignore[attr-defined]
     yield open_as
     context.close()
 
@@ -1173,7 +1187,7 @@ def _at_each_width(tab: Any, widths: list[str], excused: dict[str, str], checked
     for name in widths:
         if _width(tab) != WIDTHS[name]:
             tab.set_viewport_size({"width": WIDTHS[name], "height": 800})
-            tab.wait_for_function(_SCROLL_REGIONS_CAUGHT_UP)
+            tab.wait_for_function(SCROLL_REGIONS_CAUGHT_UP)
         # Round 65: the state, and unless it was checked, axe's and the own checks'
         # findings, in one round trip rather than three.
         state, found = tab.evaluate(_STATE_THEN_FINDINGS, sorted(checked))
@@ -1184,17 +1198,6 @@ def _at_each_width(tab: Any, widths: list[str], excused: dict[str, str], checked
             problems.append(f"[{name}] {problem}")
     return "\n".join(problems)
 
-
-# static/js/scroll-regions.js, after a resize (100 ms later), gives each table box
-# that now scrolls sideways a tabindex and takes back the one it gave a box that
-# fits: the page is as it loads at the new width once every box is as it leaves them.
-_SCROLL_REGIONS_CAUGHT_UP = """
-() => [...document.querySelectorAll("main table, main .table-scroll, main pre")].every((box) => {
-  const scrolls = (box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1)
-    && ["auto", "scroll"].includes(getComputedStyle(box).overflowX);
-  return scrolls ? box.hasAttribute("tabindex") : !box.hasAttribute("data-scroll-focus");
-})
-"""
 
 # What axe and the sweep's own checks read of a page, as one digest: the address,
 # the width, the markup as it stands (the CSRF token, new each answer, left out),
@@ -1246,6 +1249,8 @@ def test_every_page_a_user_reaches_has_no_moderate_or_worse_accessibility_proble
         for visit in visits:
             if problem := _check(tab, visit, checked):
                 problems.append(problem)
+    if violations := tabs.csp_violations:  # type: ignore[attr-defined]
+        problems.append("Content-Security-Policy violations:\n" + "\n".join(violations))
     assert not problems, "\n".join(problems)
 
 

@@ -3,13 +3,18 @@ an invented university prices a course's use without an account, requests the
 permission, answers the office's question, downloads the grant letter with its
 conditions, and is refused a second request; the licensing officer's queue ages
 against the service level while the question waits. Then the public pages at phone
-width and with the keyboard alone (axe on each)."""
+width and with the keyboard alone (axe on each).
+
+Round 68: the walk starts at its point, the office's question: the two requests are
+made and confirmed through the services (`requested_by_service`); the estimate, its
+link to the request form, the form and the confirmation link are walked on their
+pages by test_permissions_officer_week.py (and the form's refusals and the
+confirmation by test_permission_journey.py), which read what this walk read there."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import re
 from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -18,10 +23,11 @@ from pypdf import PdfReader
 from tests.browser.conftest import (
     SEMESTER,
     TEACHER,
+    course_on_a_card,
     estimate_the_course,
-    fill_the_request,
     newest_mail_to_teacher,
     one_line,
+    requested_by_service,
     signed_in_tab,
     vendor_and_staff,
 )
@@ -49,17 +55,17 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
     page: Any, browser: Any, live_server: LiveServer, mailbox: SMTPServer
 ) -> None:
     _vendor, staff = vendor_and_staff(live_server)
-    estimate_the_course(page, live_server)
-    assert page.locator("#routed").inner_text().startswith("No license fee: this use is")
-    assert_accessible(page)
-    page.get_by_role("link", name="Request permission for this educational use").click()
-    assert "aims to decide within 10 US business days" in page.locator("#when").inner_text()
-    fill_the_request(page, "course_materials", "Handouts for HIM 310, weeks 4 to 6.")
-    page.goto(mailbox.link_to(TEACHER, "/permissions/confirm/"))
-    page.wait_for_url("**/permissions/status/**")
-    status_url = page.url
-    reference = page.get_by_role("heading", level=1).inner_text().removeprefix("Request ")
-    assert "being reviewed" in page.inner_text("#state")
+    # Round 68: the course's request, from its estimate, made and confirmed through the
+    # services: the estimate, its link to the form, the form and the confirmation are
+    # test_permissions_officer_week.py's first walk's pages, step for step (the
+    # estimate's "No license fee" and its axe, the form's "aims to decide within 10 US
+    # business days" and the status page's "being reviewed" are read there now).
+    reference, status_url = requested_by_service(
+        live_server,
+        "course_materials",
+        "Handouts for HIM 310, weeks 4 to 6.",
+        course_on_a_card(live_server),
+    )
 
     # The office asks; the queue's age stops while the question waits.
     office = signed_in_tab(browser, live_server, staff.email)
@@ -101,16 +107,12 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
     assert "your request's status page sends one, the form filled in with this request" in letter
     assert_accessible(page)
 
-    # A second request, a review book sold at the campus store: refused.
-    page.goto("/permissions/request")
-    received = len(mailbox.to(TEACHER))
-    fill_the_request(page, "exam_preparation", "A review book sold through the campus store.")
-    confirmation = newest_mail_to_teacher(mailbox, "Confirm", received)
-    confirm = re.search(r"http\S+/permissions/confirm/\S+", confirmation)
-    assert confirm is not None
-    page.goto(confirm.group(0))
-    page.wait_for_url("**/permissions/status/**")
-    second = page.get_by_role("heading", level=1).inner_text().removeprefix("Request ")
+    # A second request, a review book sold at the campus store: refused. Sent and
+    # confirmed through the services (round 68: the form and the confirmation are
+    # walked above their point by the officer's week and the permission journey).
+    second, second_url = requested_by_service(
+        live_server, "exam_preparation", "A review book sold through the campus store."
+    )
     office.goto("/console/permissions/")
     office.get_by_role("link", name=second).click()
     office.get_by_label("Reason for the denial").fill("A book sold at the store is commercial.")
@@ -118,7 +120,7 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
     refused = newest_mail_to_teacher(mailbox, "Decision on your permission request")
     assert "You may ask us to reconsider, once" in refused
     assert "/estimate" in refused
-    page.reload()
+    page.goto(second_url)
     assert "denied" in page.inner_text("#state")
     assert page.get_by_role("button", name="Request reconsideration").count() == 1
 

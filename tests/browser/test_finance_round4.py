@@ -204,45 +204,22 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
     assert [r["agreement_number"] for r in files["agreements"]] == [agreement.number]
 
 
-def test_the_royalty_and_finance_pages_have_no_serious_accessibility_problem(
+def test_the_period_form_showing_its_errors_has_no_serious_accessibility_problem(
     page: Any, live_server: LiveServer
 ) -> None:
-    email, _agreement, year = reporting_vendor(live_server)
-    since, until = year.months
-    with live_server.app.app_context():
-        staff = factories.make_staff(db.session(), roles=("admin",)).email
+    """Round 68: this test ran axe on the royalty and finance pages of a filed
+    quarter, twelve pages, each a state the accessibility sweep checks at both widths
+    with a stricter threshold (test_accessibility_pages.py, accessibility_sweep_pages.txt:
+    the vendor's /portal/royalty-reports, its report's page and /portal/invoices; all
+    roles' /console/royalty-reports, a report's page, /console/invoices,
+    /console/finance/ and /console/exports). The one state the sweep does not reach is
+    kept: the period's rows form sent back with its errors."""
+    email, agreement, year = reporting_vendor(live_server)
+    first = year.period(1)
     with time_machine.travel(year.after(1)):
         sign_in(page, email)
-        page.goto("/portal/royalty-reports")
-        assert_accessible(page)
-        page.get_by_role("link", name=re.compile("File the report for")).click()
+        page.goto(f"/portal/royalty-reports/{agreement.id}/{first.start.isoformat()}")
         page.get_by_label("Row 1, quantity").fill("-5")
         page.locator("#report-form").get_by_role("button", name="Preview the royalty").click()
         page.locator("#report-form .error-summary").wait_for()
         assert_accessible(page)  # the form showing its errors
-        # Filed from the form as it came back (round 65: the first test walks the
-        # list, the mistyped row and the preview, which this one took again).
-        form = page.locator("#report-form")
-        page.get_by_label("Row 1, customer ID").fill("C-100")
-        page.get_by_label("Row 1, customer name").fill("Harbor Clinic")
-        page.get_by_label("Row 1, country").fill("US")
-        page.get_by_label("Row 1, quantity").fill("60")
-        form.get_by_label("I attest that this report is complete").check()
-        form.get_by_role("button", name=re.compile("Attest and submit")).click()
-        heading = page.get_by_role("heading", name=re.compile("Royalty report RR-"))
-        heading.wait_for()
-        report = heading.inner_text()
-        assert_accessible(page)
-        page.goto("/portal/invoices")
-        assert_accessible(page)
-        page.context.clear_cookies()
-        sign_in(page, staff)
-        for path in (
-            "/console/royalty-reports",
-            f"/console/royalty-reports/{int(report.rsplit('-', 1)[1])}",
-            "/console/invoices",
-            f"/console/finance/?from={since}&to={until}&currency=USD",
-            "/console/exports",
-        ):
-            page.goto(path)
-            assert_accessible(page)

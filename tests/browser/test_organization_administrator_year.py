@@ -4,7 +4,10 @@ invitation expires and is sent again), a billing member made, two-step sign-in s
 the billing contact and address changed, their own address changed, a lost phone
 (a recovery code), a colleague removed, administration handed over and their own
 access removed by the new administrator; the office's console page and audit log
-read at the end (round 58, orgwalk58)."""
+read at the end (round 58, orgwalk58). Round 68: it starts signed in, the
+organization signed up through the services (the sign-up form, the confirmation link
+and the sign-in form are test_accounts_journey.py's walk), and Oskar joins through the
+invitation's service (Lena's join walks the invitation's page here)."""
 
 from __future__ import annotations
 
@@ -16,9 +19,10 @@ import pyotp
 import time_machine
 
 from licensing import db
+from licensing.accounts import services as accounts
 from licensing.db import utcnow
 from tests.browser.conftest import newest_mail, one_line
-from tests.browser.conftest import sign_in as staff_sign_in
+from tests.browser.conftest import sign_in as sign_in_by_request
 from tests.support import factories
 from tests.support.navigation import follow
 from tests.support.servers import LiveServer, SMTPServer
@@ -50,24 +54,28 @@ def _sign_in(page: Any, email: str, code: str | None = None) -> None:
         page.wait_for_url("**/portal/")
 
 
-def _sign_up(page: Any) -> None:
-    page.goto("/")
-    page.get_by_role("link", name="Create an account").click()
-    page.get_by_label("Legal name of the organization").fill(ORGANIZATION)
-    page.get_by_label("Type of organization").select_option("commercial")
-    page.get_by_label("Address", exact=True).fill("48 Larkspur Row")
-    page.get_by_label("City").fill("Madison")
-    page.get_by_label("State, province or region").fill("WI")
-    page.get_by_label("Postal code").fill("53703")
-    page.get_by_label("Country").select_option("US")
-    page.get_by_label("Billing contact name").fill("Ines Varga")
-    page.get_by_label("Billing contact email").fill(INES)
-    page.get_by_label("Your full name").fill("Ines Varga")
-    page.get_by_label("Your email address").fill(INES)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat the password").fill(PASSWORD)
-    page.get_by_role("button", name="Create the account").click()
-    page.wait_for_url("**/sign-in")
+def _signed_up(live_server: LiveServer) -> None:
+    """Tallowmere signed up as its sign-up form sends it (applying; Ines its
+    administrator and billing contact) and Ines's address confirmed, made through the
+    services (round 68): the sign-up form, the confirmation link and the sign-in form
+    are test_accounts_journey.py's steps, walked there on their pages; this walk's
+    point is the year of its people after them."""
+    with live_server.app.app_context():
+        session = db.session()
+        organization = factories.make_organization(
+            session,
+            standing="applying",
+            legal_name=ORGANIZATION,
+            address_line1="48 Larkspur Row",
+            city="Madison",
+            region="WI",
+            postal_code="53703",
+            billing_contact_name="Ines Varga",
+            billing_email=INES,
+        )
+        factories.make_vendor(
+            session, organization, email=INES, password=PASSWORD, full_name="Ines Varga"
+        )
 
 
 def _join(tab: Any, link: str, name: str) -> None:
@@ -95,14 +103,17 @@ def _invite(page: Any, email: str) -> None:
 def test_an_administrator_hands_over_the_organization_after_a_year_of_its_people(
     page: Any, browser: Any, live_server: LiveServer, mailbox: SMTPServer
 ) -> None:
-    _sign_up(page)
-    page.goto(mailbox.link_to(INES, "/verify-email/"))
-    _sign_in(page, INES)
+    _signed_up(live_server)
+    sign_in_by_request(page, INES, PASSWORD)
     page.goto("/organization")
     _invite(page, OSKAR)
     _invite(page, LENA)
-    oskar = browser.new_context(base_url=live_server.url).new_page()
-    _join(oskar, mailbox.link_to(OSKAR, "/invitations/"), "Oskar Lindqvist")
+    # Oskar joins from his emailed link through the service its page calls (round 68:
+    # a browser of his own and two pages no check read; the invitation's page is
+    # test_accounts_journey.py's, and Lena's join below walks it here too).
+    with live_server.app.app_context():
+        raw = mailbox.link_to(OSKAR, "/invitations/").rsplit("/", 1)[-1]
+        accounts.accept_invitation(raw, full_name="Oskar Lindqvist", password=COLLEAGUE_PASSWORD)
 
     # Lena never answers: a week and a day later her invitation has expired.
     travel = time_machine.travel(utcnow() + timedelta(days=8), tick=True)
@@ -203,7 +214,7 @@ def test_an_administrator_hands_over_the_organization_after_a_year_of_its_people
             db.session().commit()
             admin_email = admin.email
         office = browser.new_context(base_url=live_server.url).new_page()
-        staff_sign_in(office, admin_email)
+        sign_in_by_request(office, admin_email)
         office.goto("/console/organizations")
         office.get_by_role("link", name=ORGANIZATION).click()
         office.locator("#members").wait_for()

@@ -131,43 +131,6 @@ def test_a_vendor_files_and_amends_a_report_on_a_phone_without_scrolling_sideway
         _assert_fits(page, "the amendment's preview")
 
 
-def test_a_vendor_uploads_a_report_on_a_phone_without_scrolling_sideways(
-    page: Any, live_server: LiveServer, tmp_path: Path
-) -> None:
-    email, agreement, year = reporting_vendor(live_server)
-    first = year.period(1)
-    report = tmp_path / "first-quarter.csv"
-    report.write_text(f"{HEADER}\n1,C-100,Harbor Clinic,US,end_users,60,\n")
-    upload = page.locator("#report-csv")
-    with time_machine.travel(year.after(1)):
-        page.set_viewport_size(PHONE)
-        sign_in(page, email)
-        page.goto(f"/portal/royalty-reports/{agreement.id}/{first.start.isoformat()}")
-        upload.get_by_label("CSV file").set_input_files(report)
-        arrive(page, upload.get_by_role("button", name="Preview the royalty"))
-        upload.locator(".preview").wait_for()
-        _assert_fits(page, "the upload's preview")
-        assert upload.locator("td[data-label=Due]").is_visible()
-
-
-def test_on_a_wide_screen_the_rows_form_stays_a_table_with_its_headings(
-    page: Any, live_server: LiveServer
-) -> None:
-    email, agreement, year = reporting_vendor(live_server)
-    first = year.period(1)
-    with time_machine.travel(year.after(1)):
-        page.set_viewport_size({"width": 1366, "height": 900})
-        sign_in(page, email)
-        page.goto(f"/portal/royalty-reports/{agreement.id}/{first.start.isoformat()}")
-        assert page.locator("table.rows-form thead").is_visible()
-        assert not page.locator("label[for=rows-1-quantity]").is_visible()
-        scroller = page.locator("#report-form .table-scroll")
-        assert scroller.evaluate("box => box.scrollWidth <= box.clientWidth")
-        # Where it would scroll, the box is named by the table's caption.
-        assert scroller.get_attribute("aria-labelledby") == "rows-caption"
-        assert _tab_order(page, "rows-1-line", 7)[-1] == "rows-2-line"
-
-
 # Each character of a box's text with the top of the line it is drawn on.
 _CHARACTER_LINES = """
 (box) => {
@@ -186,23 +149,51 @@ _CHARACTER_LINES = """
 """
 
 
-def test_on_a_phone_the_csv_panel_wraps_its_columns_between_their_names(
-    page: Any, live_server: LiveServer
+def test_the_period_page_is_a_table_wide_wraps_its_csv_columns_and_takes_an_upload_on_a_phone(
+    page: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    """Round 58: the CSV panel's list of columns was one unbroken word, which the page
+    """One walk of the period page as it opens (round 68: three tests loaded it, each
+    with a vendor, a server and a tab of its own, one check each): at 1366 px the rows
+    form stays a table with its headings; the window narrowed to 375 px (the page's
+    layout follows the window by its CSS alone), the CSV panel wraps its columns
+    between their names (round 58); then, on the phone, a CSV file uploaded and its
+    preview, nothing wider than the screen (round 57).
+
+    Round 58: the CSV panel's list of columns was one unbroken word, which the page
     broke wherever the screen ended ("custo" / "mer_id"). It wraps after a comma, each
     column's name whole on its line, and still reads (and copies) as the header."""
     email, agreement, year = reporting_vendor(live_server)
     first = year.period(1)
+    report = tmp_path / "first-quarter.csv"
+    report.write_text(f"{HEADER}\n1,C-100,Harbor Clinic,US,end_users,60,\n")
+    upload = page.locator("#report-csv")
     with time_machine.travel(year.after(1)):
-        page.set_viewport_size(PHONE)
+        # On a wide screen the rows form stays a table with its headings.
+        page.set_viewport_size({"width": 1366, "height": 900})
         sign_in(page, email)
         page.goto(f"/portal/royalty-reports/{agreement.id}/{first.start.isoformat()}")
+        assert page.locator("table.rows-form thead").is_visible()
+        assert not page.locator("label[for=rows-1-quantity]").is_visible()
+        scroller = page.locator("#report-form .table-scroll")
+        assert scroller.evaluate("box => box.scrollWidth <= box.clientWidth")
+        # Where it would scroll, the box is named by the table's caption.
+        assert scroller.get_attribute("aria-labelledby") == "rows-caption"
+        assert _tab_order(page, "rows-1-line", 7)[-1] == "rows-2-line"
+
+        # On a phone the CSV panel wraps its columns between their names.
+        page.set_viewport_size(PHONE)
         header = page.locator("#report-csv #csv-header")
         header.wait_for()
         assert header.inner_text() == HEADER
         drawn = header.evaluate(_CHARACTER_LINES)
         _assert_fits(page, "the CSV panel")
+
+        # A report uploaded on the phone: its preview fits too.
+        upload.get_by_label("CSV file").set_input_files(report)
+        arrive(page, upload.get_by_role("button", name="Preview the royalty"))
+        upload.locator(".preview").wait_for()
+        _assert_fits(page, "the upload's preview")
+        assert upload.locator("td[data-label=Due]").is_visible()
     assert "".join(character for character, _top in drawn) == HEADER
     lines_of: dict[str, set[int]] = {}
     name = ""

@@ -53,7 +53,12 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
         f"If granted, the permission runs from {day_text(first)} to {day_text(last)}, unless the "
         "office says otherwise."
     )
+    # Round 68: the estimate's and the form's checks test_educational_request_walk.py
+    # made on these pages before its point: the use is routed here, the page passes axe.
+    assert page.locator("#routed").inner_text().startswith("No license fee: this use is")
+    assert_accessible(page)
     page.get_by_role("link", name="Request permission for this educational use").click()
+    assert "aims to decide within 10 US business days" in page.locator("#when").inner_text()
     # The estimator's term fills in the days of the use.
     assert page.get_by_label("First day of the use").input_value() == FIRST
     assert page.get_by_label("Last day of the use").input_value() == LAST
@@ -65,6 +70,7 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     page.wait_for_url("**/permissions/status/**")
     status_url = page.url
     assert page.inner_text("#term-default") == DEFAULT_TERM
+    assert "being reviewed" in page.inner_text("#state")  # round 68: from the request walk
     reference = page.get_by_role("heading", level=1).inner_text().removeprefix("Request ")
 
     # The officer's queue, then the request: the grant defaults to the term asked for.

@@ -74,20 +74,6 @@ def test_apply_from_an_estimate_opens_a_new_application_with_the_estimates_uses(
     assert "is saved as a draft" in tab.inner_text(".flashes")
 
 
-def test_signed_out_visitors_are_sent_to_sign_up_from_the_estimate_with_its_uses(
-    page: Any, live_server: LiveServer
-) -> None:
-    vendor_and_staff(live_server)  # publishes the rate card
-    page.goto("/estimate?" + urlencode(ESTIMATE))
-    link = page.get_by_role("link", name="Apply for a license with these uses", exact=True)
-    href = link.get_attribute("href") or ""
-    # Sign-up leads on, after the first sign-in, to the application with these uses.
-    assert href.startswith("/sign-up?next=/portal/applications/new?organization_type%3D")
-    link.click()
-    page.wait_for_url("**/sign-up?next=**")
-    assert "Create your organization" in page.inner_text("h1")
-
-
 def test_every_signed_in_user_changes_their_name_and_password_on_their_profile(
     browser: Any, live_server: LiveServer
 ) -> None:
@@ -128,11 +114,24 @@ def test_every_signed_in_user_changes_their_name_and_password_on_their_profile(
         assert person.email in tab.inner_text("dl.facts")  # until the link is followed
 
 
-def test_a_signed_out_vendor_signs_in_from_the_estimate_and_applies_with_its_uses(
+def test_a_signed_out_visitor_goes_from_the_estimate_to_sign_up_or_signs_in_and_applies(
     page: Any, live_server: LiveServer
 ) -> None:
-    vendor, _ = vendor_and_staff(live_server)
+    """One walk of the signed-out estimate (round 68: two tests loaded it, each with a
+    server and a tab of its own): its sign-up link carries the uses on, and leads to
+    the sign-up form; back on the estimate, a vendor signs in from it and applies."""
+    vendor, _ = vendor_and_staff(live_server)  # the vendor, and the rate card published
     page.goto("/estimate?" + urlencode(ESTIMATE))
+    link = page.get_by_role("link", name="Apply for a license with these uses", exact=True)
+    href = link.get_attribute("href") or ""
+    # Sign-up leads on, after the first sign-in, to the application with these uses.
+    assert href.startswith("/sign-up?next=/portal/applications/new?organization_type%3D")
+    link.click()
+    page.wait_for_url("**/sign-up?next=**")
+    assert "Create your organization" in page.inner_text("h1")
+
+    # A vendor with an account signs in from the estimate instead.
+    page.go_back(wait_until="load")
     page.get_by_role("link", name="Sign in and apply with these uses").click()
     page.get_by_label("Email address").fill(vendor.email)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
