@@ -252,6 +252,17 @@ def _renewal_figures(application: Application | None) -> list[reported_usage.Use
     return reported_usage.figures(application)
 
 
+def _organization_type(session: Session, application: Application | None) -> str | None:
+    """The applicant's organization type, which a rule's `when` may name (round 68)."""
+    if application is not None:
+        return application.organization.organization_type
+    organization_id = current_actor().organization_id
+    if organization_id is None:
+        return None
+    organization = session.get(Organization, organization_id)
+    return organization.organization_type if organization is not None else None
+
+
 def _form_page(
     form: forms.ApplicationForm,
     *,
@@ -286,8 +297,13 @@ def _form_page(
         renewal_figures=_renewal_figures(application),
         errors=errors or {},
         units=units,
-        # Round 67: the count inputs each use asks for, and each one's uses in words.
-        **forms.unit_guide([ratecard_queries.domain_card(card) for card in stored], units),
+        # Round 67: the count inputs each use asks for, and each one's uses in words;
+        # round 68: the rules that ask, for the applicant's organization type.
+        **forms.unit_guide(
+            [ratecard_queries.domain_card(card) for card in stored],
+            units,
+            _organization_type(session, application),
+        ),
         max_uses=MAX_USES,
         cards=ratecard_queries.choice_labels(stored),
         # Round 66: "The card in effect on the start date", in which currency.
