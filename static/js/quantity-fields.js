@@ -140,7 +140,9 @@
             var described = input.getAttribute("aria-describedby");
             input.setAttribute("aria-describedby", (described ? described + " " : "") + note.id);
           }
-          note.textContent = "Not priced for this use: clear it, or it is sent as typed.";
+          note.textContent = cards
+            ? "Not priced for this use, product and user type: clear it, or it is sent as typed."
+            : "Not priced for this use: clear it, or it is sent as typed.";
         } else if (note) {
           note.textContent = "";
         }
