@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session, joinedload
 from licensing import calendar
 from licensing.accounts.models import Organization
 from licensing.accounts.states import SUSPENDED
+from licensing.agreements import hand_priced
 from licensing.agreements.models import Agreement, Application, QuoteVersion
 from licensing.agreements.queries import organization_renews
 from licensing.agreements.services.renewal import RenewedUses, renewal_request, renewed_uses_of
@@ -84,7 +85,9 @@ class Repriced:
     reference: str
     organization: str  # its legal name, as the check shows it
     organization_id: int
-    card: str
+    # The card that priced it (round 68: by the one rule, `hand_priced.priced_by_card`;
+    # None where licensing staff priced it, or will, by hand).
+    card: str | None
     now: Decimal
     then: Decimal | None
     why: str | None = None
@@ -198,7 +201,7 @@ def effect(session: Session, card: RateCard, *, today: date | None = None) -> Ca
     today = today if today is not None else calendar.office_date(utcnow())
     tally = _Tally()
     cards = ratecard_queries.catalogue(session)
-    for batch in chain(_applications(session, card), _renewals(session, card, today)):
+    for batch in chain(_applications(session, card, cards), _renewals(session, card, today, cards)):
         tally.add([_in_effect(cards, card, record, request) for record, request in batch])
     return tally.effect(card.currency)
 
@@ -307,7 +310,7 @@ def _largest_first(record: Repriced) -> tuple[bool, Decimal, str]:
 
 
 def _applications(
-    session: Session, card: RateCard
+    session: Session, card: RateCard, cards: ratecard_queries.Catalogue
 ) -> Iterator[list[tuple[Repriced, QuoteRequest | None]]]:
     """Undecided applications whose latest quote starts in the card's period, in
     batches: only the latest quote of each is read."""
@@ -320,7 +323,7 @@ def _applications(
         yield [
             repriced
             for application, latest_quote in rows
-            if (repriced := _application(card, application, latest_quote)) is not None
+            if (repriced := _application(card, application, latest_quote, cards)) is not None
         ]
 
 
@@ -365,7 +368,10 @@ def latest_quotes(card: RateCard) -> Select[Application, QuoteVersion]:
 
 
 def _application(
-    card: RateCard, application: Application, latest: QuoteVersion
+    card: RateCard,
+    application: Application,
+    latest: QuoteVersion,
+    cards: ratecard_queries.Catalogue,
 ) -> tuple[Repriced, QuoteRequest] | None:
     request = Quote.from_snapshot(latest.snapshot).request
     if request is None:  # a quote kept without its request: priced by hand
@@ -375,14 +381,14 @@ def _application(
         "application",
         application.reference,
         application.organization,
-        (latest.rate_card, latest.currency, latest.total),
+        (_priced_on(cards, latest.rate_card, latest.term_start), latest.currency, latest.total),
         card,
         request,
     ), request
 
 
 def _renewals(
-    session: Session, card: RateCard, today: date
+    session: Session, card: RateCard, today: date, cards: ratecard_queries.Catalogue
 ) -> Iterator[list[tuple[Repriced, QuoteRequest | None]]]:
     """Agreements whose renewal drawn `today` would start in the card's period
     (`renewal_candidates`), in batches, each batch's reported usage read at once."""
@@ -392,7 +398,10 @@ def _renewals(
     for agreements in found.partitions():
         # Priced as the renewal would be drawn and submitted: one source of its uses.
         renewed = renewed_uses_of(session, agreements)
-        yield [_renewal(card, agreement, renewed[agreement.id], today) for agreement in agreements]
+        yield [
+            _renewal(card, agreement, renewed[agreement.id], today, cards)
+            for agreement in agreements
+        ]
 
 
 # What pricing a renewal candidate reads of it, loaded with it.
@@ -449,14 +458,22 @@ def renewal_candidates(card: RateCard, today: date) -> Select[Agreement]:
 
 
 def _renewal(
-    card: RateCard, agreement: Agreement, renewed: RenewedUses, today: date
+    card: RateCard,
+    agreement: Agreement,
+    renewed: RenewedUses,
+    today: date,
+    cards: ratecard_queries.Catalogue,
 ) -> tuple[Repriced, QuoteRequest]:
     request = renewal_request(agreement, renewed, card, today)
     record = _repriced(
         "renewal",
         agreement.number,
         agreement.organization,
-        (agreement.rate_card, agreement.currency, agreement.total),
+        (
+            _priced_on(cards, agreement.rate_card, agreement.term_start),
+            agreement.currency,
+            agreement.total,
+        ),
         card,
         request,
     )
@@ -484,11 +501,18 @@ def _usage_words(renewed: RenewedUses) -> tuple[str, ...]:
     return tuple(said)
 
 
+def _priced_on(cards: ratecard_queries.Catalogue, version: str, start: date) -> str | None:
+    """Round 68: the card that priced a record naming `version` whose term starts
+    `start`, by the one rule (`hand_priced.priced_by_card`): None where licensing staff
+    price it by hand (a renewal's quote names the renewed agreement's card)."""
+    return version if hand_priced.priced_by_card(cards.by_version(version), start) else None
+
+
 def _repriced(
     kind: str,
     reference: str,
     organization: Organization,
-    now: tuple[str, str, Decimal],
+    now: tuple[str | None, str, Decimal],
     card: RateCard,
     request: QuoteRequest,
 ) -> Repriced:

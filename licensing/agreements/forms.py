@@ -142,11 +142,49 @@ def units_by_use(cards: Iterable[RateCard]) -> dict[str, list[str]]:
     return {use: sorted(units) for use, units in found.items()}
 
 
-def unit_guide(cards: Iterable[RateCard], units: Iterable[str]) -> dict[str, Any]:
-    """The forms' `units_by_use` (for `quantity-fields.js`) and `unit_words` (each
-    count input's label's uses), from the published cards."""
-    by_use = units_by_use(cards)
-    return {"units_by_use": by_use, "unit_words": unit_uses_words(by_use, units)}
+def unit_rules(
+    cards: Iterable[RateCard], organization_type: str | None = None
+) -> list[list[dict[str, Any]]]:
+    """Round 68: each card's rules in order, each as what `quantity-fields.js` needs to
+    find the rule that prices a use (the first whose `when` matches, the pricing
+    contract's): its `when` (axis -> values; an axis it does not name matches any
+    value) and the count inputs it asks for (its model's units; a routed rule's
+    audience units, as `units_by_use`). `organization_type`, where the form knows the
+    applicant's (the application form): rules that cannot match it are left out and
+    the axis dropped from the rest; else (the estimator) the script reads the form's
+    own choice. So the count inputs shown follow the product and user type too: a SaaS
+    product's distribution counts end users alone, a payer's members."""
+    listed = list(cards)
+    priced = set(quantity_units(listed))
+    found = []
+    for card in listed:
+        rules = []
+        for rule in card.rules:
+            when = {axis: list(values) for axis, values in rule.when.constraints()}
+            if organization_type is not None:
+                allowed = when.pop("organization_type", None)
+                if allowed is not None and organization_type not in allowed:
+                    continue
+            units = _model_units(rule.model)
+            if rule.route is not None:
+                units |= priced & set(AUDIENCE_UNITS)
+            rules.append({"when": when, "units": sorted(units)})
+        found.append(rules)
+    return found
+
+
+def unit_guide(
+    cards: Iterable[RateCard], units: Iterable[str], organization_type: str | None = None
+) -> dict[str, Any]:
+    """The forms' `units_by_use` and `unit_rules` (for `quantity-fields.js`) and
+    `unit_words` (each count input's label's uses), from the published cards."""
+    listed = list(cards)
+    by_use = units_by_use(listed)
+    return {
+        "units_by_use": by_use,
+        "unit_rules": unit_rules(listed, organization_type),
+        "unit_words": unit_uses_words(by_use, units),
+    }
 
 
 def unit_uses_words(by_use: Mapping[str, list[str]], units: Iterable[str]) -> dict[str, str]:

@@ -89,6 +89,44 @@ def due_on_acceptance(quote: Quote) -> Decimal:
     )
 
 
+@dataclass(frozen=True)
+class UpFrontPart:
+    """Round 68: one licensed use's share of what accepting invoices at once: the use's
+    index, its fixed part (`Breakdown.fixed`) and what that part is, in words after
+    "use N (product), amount,": its flat fee, or the part of its minimum above its
+    estimated usage royalties (the acceptance box named no use)."""
+
+    use_index: int
+    amount: Decimal
+    what: str
+
+
+# What a use's fixed part is, by how its rule priced it.
+FLAT_FEE = "its flat fee"
+FLAT_FEES = "its flat fees"
+MINIMUM_LIFT = "the part of its minimum above its estimated usage royalties"
+
+
+def up_front_parts(quote: Quote) -> list[UpFrontPart]:
+    """Each licensed use's part of `due_on_acceptance`, in Schedule A's order (uses
+    with nothing fixed left out): a minimum's lift where the minimum applied (a sum's
+    flat parts are inside it then), else its flat fee (a `flat` model, or an amount
+    staff set by hand), or a sum's flat parts."""
+    parts = []
+    for line in licensed_lines(quote):
+        breakdown = line.breakdown
+        if breakdown is None or breakdown.fixed <= 0:
+            continue
+        if breakdown.bound_applied == "minimum" and breakdown.model_type != "flat":
+            what = MINIMUM_LIFT
+        elif breakdown.model_type == "flat":
+            what = FLAT_FEE
+        else:
+            what = FLAT_FEES
+        parts.append(UpFrontPart(line.use_index, breakdown.fixed, what))
+    return parts
+
+
 def _quarters(start: date, end: date) -> list[tuple[date, date]]:
     periods = []
     cursor = start

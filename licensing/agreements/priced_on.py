@@ -18,13 +18,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing import references
 from licensing.accounts.models import Organization
 from licensing.agreements import states
 from licensing.agreements.models import Agreement, Application, QuoteVersion
+from licensing.ratecards.models import RateCardRecord
 
 # Undecided applications with a quote (drafts have none): approving keeps its prices.
 WAITING = (states.SUBMITTED, states.RETURNED, states.IN_REVIEW, states.ESCALATED)
@@ -83,8 +84,26 @@ def issued_on(version: str) -> Select[int, str, str, str, Decimal | None, str]:
             Agreement.currency,
         )
         .join(Organization, Organization.id == Agreement.organization_id)
-        .where(Agreement.rate_card == version, Agreement.state.in_(PRICING))
+        .where(
+            Agreement.rate_card == version,
+            Agreement.state.in_(PRICING),
+            _priced_by(version, Agreement.term_start),
+        )
         .order_by(Agreement.id)
+    )
+
+
+def _priced_by(
+    version: str, start: ColumnElement[date] | InstrumentedAttribute[date]
+) -> ColumnElement[bool]:
+    """Round 68: `hand_priced.priced_by_card` in SQL: the card published as `version`
+    holds the term's first day `start`. A renewal licensing staff priced by hand names
+    the renewed agreement's card, whose period does not hold its term: that card priced
+    nothing of it, so its page and the API do not list it as the card's."""
+    return exists().where(
+        RateCardRecord.version == version,
+        RateCardRecord.effective_from <= start,
+        RateCardRecord.effective_to >= start,
     )
 
 
@@ -170,7 +189,11 @@ def waiting_on(version: str) -> Select[int, str, str, Decimal, str]:
             & (QuoteVersion.version == latest.c.version),
         )
         .join(Organization, Organization.id == Application.organization_id)
-        .where(Application.state.in_(WAITING), QuoteVersion.rate_card == version)
+        .where(
+            Application.state.in_(WAITING),
+            QuoteVersion.rate_card == version,
+            _priced_by(version, QuoteVersion.term_start),
+        )
         .order_by(Application.id)
     )
 

@@ -252,6 +252,17 @@ def _renewal_figures(application: Application | None) -> list[reported_usage.Use
     return reported_usage.figures(application)
 
 
+def _organization_type(session: Session, application: Application | None) -> str | None:
+    """The applicant's organization type, which a rule's `when` may name (round 68)."""
+    if application is not None:
+        return application.organization.organization_type
+    organization_id = current_actor().organization_id
+    if organization_id is None:
+        return None
+    organization = session.get(Organization, organization_id)
+    return organization.organization_type if organization is not None else None
+
+
 def _form_page(
     form: forms.ApplicationForm,
     *,
@@ -286,8 +297,13 @@ def _form_page(
         renewal_figures=_renewal_figures(application),
         errors=errors or {},
         units=units,
-        # Round 67: the count inputs each use asks for, and each one's uses in words.
-        **forms.unit_guide([ratecard_queries.domain_card(card) for card in stored], units),
+        # Round 67: the count inputs each use asks for, and each one's uses in words;
+        # round 68: the rules that ask, for the applicant's organization type.
+        **forms.unit_guide(
+            [ratecard_queries.domain_card(card) for card in stored],
+            units,
+            _organization_type(session, application),
+        ),
         max_uses=MAX_USES,
         cards=ratecard_queries.choice_labels(stored),
         # Round 66: "The card in effect on the start date", in which currency.
@@ -966,6 +982,7 @@ def _agreement_page(
     live = queries.live_renewal(session, agreement.id)
     quote = Quote.from_snapshot(agreement.quote.snapshot)
     today = calendar.office_date(utcnow())
+    by_hand = hand_priced.of_agreement(session, agreement, ratecard_queries.catalogue(session))
     return render_template(
         template,
         agreement=agreement,
@@ -973,11 +990,18 @@ def _agreement_page(
         # What accepting invoices at once, said before the vendor accepts (round 36).
         due_on_acceptance=issuing.due_on_acceptance(quote),
         usage_based=any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)),
+        # Round 68: which use each part of it belongs to, where it licenses several.
+        up_front_parts=issuing.up_front_parts(quote)
+        if len(issuing.licensed_lines(quote)) > 1
+        else [],
         # A license of past use only, said before it is accepted as after (round 50).
         past_term=services.past_term(agreement, today),
         # Round 66: no card priced it (a renewal staff priced by hand): what it says
         # instead of the renewed agreement's card its quote names.
-        by_hand=hand_priced.of_agreement(session, agreement, ratecard_queries.catalogue(session)),
+        by_hand=by_hand,
+        # Round 68: the card its panels name as the one that priced it, by the one rule
+        # (`of_agreement` is None exactly where its card priced it).
+        priced_card=agreement.rate_card if by_hand is None else None,
         # Where a renewal drawn today starts (`renewal.renewal_starts`): the day after
         # the term, or today for one past it; the days between, which neither licenses.
         renewal_from=renewal_starts(agreement, today),

@@ -255,6 +255,24 @@ class InvoiceSchema(ApiSchema):
             "(a draft, void or paid invoice, no balance due) (round 40)",
         },
     )
+    # Round 68: added at the end, none renamed or moved.
+    amends_report = documented(
+        "_amends_report",
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "id": {"type": "integer", "example": 2},
+                "reference": {"type": "string", "example": "RR-000002"},
+                "period_start": {"type": "string", "format": "date", "example": "2027-01-01"},
+            },
+            "description": "For an amendment's royalty invoice: the royalty report it "
+            "amends (`/royalty-reports/{id}`), named whether or not that report issued an "
+            "invoice of its own (`amends_invoice_number` is null when it did not), with its "
+            "period's first day (the same period as this invoice's); null on every other "
+            "invoice (round 68)",
+        },
+    )
 
     def _allowed(self, invoice: Invoice) -> list[str]:
         return invoice_steps(invoice)
@@ -288,6 +306,17 @@ class InvoiceSchema(ApiSchema):
 
     def _amends_invoice_number(self, invoice: Invoice) -> str | None:
         return queries.amends_invoice_number(db.session(), invoice)
+
+    def _amends_report(self, invoice: Invoice) -> dict[str, Any] | None:
+        amended = invoice.amended_report
+        if amended is None:
+            return None
+        start = amended.period_start
+        return {
+            "id": amended.id,
+            "reference": amended.reference,
+            "period_start": start.isoformat() if start is not None else None,
+        }
 
 
 def person_name(address: str, user_id: str, what: str) -> ma.fields.Function:

@@ -221,8 +221,10 @@ class RepricedSchema(ApiSchema):
     kind = ma.fields.String(required=True, metadata={"enum": ["application", "renewal"]})
     reference = ma.fields.String(required=True)
     organization = ma.fields.String(required=True)
-    rate_card = ma.fields.String(
-        required=True, metadata={"description": "The card it is priced on now"}
+    rate_card = _or_null(
+        "The card it is priced on now; null where licensing staff priced it (or will price "
+        "it) by hand, no card in its currency being in effect on its first day (round 68: "
+        "it named the card its quote names, the renewed agreement's)"
     )
     now = ma.fields.String(required=True)
     then = ma.fields.String(

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from licensing import notices
-from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.models import CreditNote, Invoice, number_year_words
 from licensing.billing.states import MANUAL, PAID, VOID
 from licensing.calendar import day_text, days_text, moment_text, office_date
 from licensing.money import format_amount, format_grouped, in_words
@@ -78,6 +78,9 @@ class InvoiceDocument(BillingDocument):
     paid_on: date | None
     # The refunds sent (round 53), counted back in the balance; empty when none.
     refunded: str = ""
+    # Round 68: why an up-front invoice's number names its issue year, not its term's
+    # (`number_year_words`); empty for every other invoice.
+    number_year: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,6 +217,7 @@ def invoice_document(
         balance_due=_money(standing.balance_due, currency),
         paid_on=standing.paid_on,
         refunded=_money(standing.refunded, currency) if standing.refunded > 0 else "",
+        number_year=number_year_words(invoice, period_start),
         copyright_notice=copyright_notice(period_start),
         footer_notice=notices.copyright_notice(period_start),
     )
@@ -296,7 +300,10 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     story.append(Spacer(1, 0.1 * inch))
     facts = [
         ["Invoice number", doc.number],
-        ["Issue date", day_text(doc.issue_date)],
+        [
+            "Issue date",
+            day_text(doc.issue_date) + (f" ({doc.number_year})" if doc.number_year else ""),
+        ],
         ["Due date", day_text(doc.due_date)],
         ["Terms", doc.payment_terms],
     ]

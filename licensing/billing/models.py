@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -436,6 +437,32 @@ class Invoice(Snapshotted, Base):
         found = _AMENDING_REPORT.search(self.memo or "")
         return found.group(1) if found else None
 
+    @property
+    def amended_report(self) -> AmendedReport | None:
+        """Round 68: the royalty report an amendment's invoice amends, as the API names
+        it (`amends_report`), read from the memo (`amends_report`) and the invoice's
+        source (the amended report is of the same agreement and period), with no
+        statement; None for every other invoice."""
+        reference = self.amends_report
+        if reference is None:
+            return None
+        _agreement, _, start = (self.source_reference or "").partition(" ")
+        return AmendedReport(
+            int(reference.rpartition("-")[2]),
+            reference,
+            date.fromisoformat(start) if ISO_DAY.fullmatch(start) else None,
+        )
+
+    @property
+    def numbered_in_another_year(self) -> bool:
+        """Round 68: an up-front invoice issued in another year than its agreement's term
+        starts (the agreement's number is of its term's first year), read with no
+        statement: `number_year_words` then says why its number names its issue year."""
+        if self.source_type != AGREEMENT or self.issue_date is None:
+            return False
+        found = _NUMBER_YEAR.search(self.source_reference or "")
+        return found is not None and int(found.group(1)) != self.issue_date.year
+
     def _source(self, day: Callable[[str], str]) -> str:
         if self.source_type == ROYALTY_REPORT and self.source_id is not None:
             agreement, _, start = (self.source_reference or "").partition(" ")
@@ -455,6 +482,37 @@ class Invoice(Snapshotted, Base):
 # reads it back.
 _AMENDING = ", amending report "
 _AMENDING_REPORT = re.compile(re.escape(_AMENDING) + r"(RR-\d{6,})\b")
+
+
+# The year in an agreement's number (`CPT-2027-000001`: its term's first year).
+_NUMBER_YEAR = re.compile(r"^[A-Z]+-(\d{4})-\d+$")
+
+
+def number_year_words(invoice: Invoice, billed_from: date | None) -> str:
+    """Round 68: why an up-front invoice's number names another year than the term it
+    bills (`INV-2026-...` for a term from January 1, 2027: every invoice is numbered in
+    the year it is issued, from one gapless series a year), as its page and PDF say it
+    beside its issue date; "" for every other invoice. `billed_from`: the first day it
+    bills (`queries.period_start`)."""
+    if invoice.source_type != AGREEMENT or invoice.issue_date is None or billed_from is None:
+        return ""
+    issued = invoice.issue_date.year
+    if billed_from.year == issued:
+        return ""
+    return (
+        f"numbered by its year of issue, {issued}, as every invoice is; the term it bills "
+        f"starts on {day_text(billed_from)}"
+    )
+
+
+@dataclass(frozen=True)
+class AmendedReport:
+    """The report an amendment's invoice amends: its id (`/royalty-reports/{id}`), its
+    reference (`RR-000002`) and its period's first day (the invoice's own period)."""
+
+    id: int
+    reference: str
+    period_start: date | None
 
 
 def amending_words(reference: str) -> str:

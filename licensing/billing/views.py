@@ -58,6 +58,7 @@ from licensing.billing.models import (
     Refund,
     SentStatement,
     StripeEvent,
+    number_year_words,
 )
 from licensing.billing.sent_statements import SentReading
 from licensing.billing.services import requested_statements
@@ -234,9 +235,18 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         # page offers none, and says why.
         "uncounted_dispute": _uncounted_dispute(session, invoice, payments),
         "amended": queries.amended_invoice(session, invoice),
+        "number_year": _number_year(session, invoice),
         # Round 40: a flagged or given-back card payment in the payer's words.
         "taken": _money_taken(session, payments),
     }
+
+
+def _number_year(session: Session, invoice: Invoice) -> str:
+    """Round 68: why an up-front invoice's number names its issue year, not its term's
+    (`number_year_words`); a statement only for such an invoice."""
+    if not invoice.numbered_in_another_year:
+        return ""
+    return number_year_words(invoice, queries.period_start(session, invoice))
 
 
 def _dispute_hold(
@@ -2171,6 +2181,7 @@ def _console_page(
             "billing/console_invoice.html",
             invoice=invoice,
             amended=queries.amended_invoice(session, invoice),
+            number_year=_number_year(session, invoice),
             organization=organization,
             payments=payments,
             banks_words=queries.banks_words(session, payments),

@@ -54,14 +54,24 @@ def test_apply_from_an_estimate_opens_a_new_application_with_the_estimates_uses(
     # Round 67: the counts the use's pricing asks for, the others hidden until the use
     # changes; the change said in a polite live line; a count typed for another use
     # stays in sight, marked, rather than sent unseen.
+    # Round 68: by the rule the use, product type and user type match first, not the use
+    # alone: a SaaS product's distribution to providers counts end users only (copies
+    # and members showed too), a payer's members.
     counts = tab.locator("fieldset .field:not([hidden]) input[name^='uses-0-quantity-']")
-    assert sorted(counts.evaluate_all("(inputs) => inputs.map((i) => i.name)")) == [
-        "uses-0-quantity-copies",
-        "uses-0-quantity-end_users",
-        "uses-0-quantity-members",
-    ]
+
+    def shown() -> list[str]:
+        return sorted(counts.evaluate_all("(inputs) => inputs.map((i) => i.name)"))
+
+    assert shown() == ["uses-0-quantity-end_users"]
     status = tab.locator(".quantity-status").first
     assert status.get_attribute("aria-live") == "polite"
+    tab.select_option("#uses-0-user_type", "payer")
+    assert status.inner_text() == "This use is priced by the number of members."
+    # 2500 end users typed: kept in sight, marked.
+    assert shown() == ["uses-0-quantity-end_users", "uses-0-quantity-members"]
+    assert "Not priced for this use" in tab.inner_text("#uses-0-quantity-end_users-not-priced")
+    tab.select_option("#uses-0-user_type", "provider")
+    assert shown() == ["uses-0-quantity-end_users"]
     tab.select_option("#uses-0-use", "internal_use")
     assert status.inner_text() == "This use is priced by the number of users."
     assert tab.locator("#uses-0-quantity-users").is_visible()

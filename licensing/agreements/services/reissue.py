@@ -38,7 +38,7 @@ from licensing import calendar, confirmations, db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.agreements import issuing
+from licensing.agreements import hand_priced, issuing
 from licensing.agreements.models import (
     MODIFIED,
     Agreement,
@@ -73,6 +73,7 @@ from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
 from licensing.ratecards.queries import Catalogue, CorrectedDays, TermCorrection
 from licensing.signals import PublishedCard
+from licensing.words import BY_HAND
 
 # What a reissue's confirmation binds, and how its refusals are worded
 # (`licensing.confirmations`).
@@ -153,6 +154,13 @@ def _correction(cards: Catalogue, agreement: Agreement) -> RateCard | str:
     # agreements whose term falls in that part (`Catalogue.correction`); before, only a
     # card replaced for every day of its period was "corrected".
     corrected = term_correction(cards, agreement)
+    if corrected is None and not _card_priced(cards, agreement):
+        # Round 68: by the one rule (`hand_priced`), as its pages say it: the card its
+        # quote names (the renewed agreement's) priced nothing of it.
+        return (
+            f"Agreement {agreement.number} was {BY_HAND}, so no correction of a rate card "
+            "reprices it and there is no corrected card to reissue it on."
+        )
     if corrected is None:
         return (
             f"Rate card {agreement.rate_card}, which priced agreement {agreement.number}, is "
@@ -437,8 +445,17 @@ _ACCEPTED = (ACTIVE, EXPIRED, SUPERSEDED)
 
 def term_correction(cards: Catalogue, agreement: Agreement) -> TermCorrection | None:
     """The days of the agreement's term that cards published after its own now price
-    (a correction of its card for those days), or None."""
+    (a correction of its card for those days), or None; None too for an agreement no
+    card priced (round 68: `hand_priced.priced_by_card`), whose quote's card is the
+    renewed agreement's: every sentence that follows from a correction names the
+    agreement's card as the one that priced it."""
+    if not _card_priced(cards, agreement):
+        return None
     return cards.correction(agreement.rate_card, agreement.term_start, agreement.term_end)
+
+
+def _card_priced(cards: Catalogue, agreement: Agreement) -> bool:
+    return hand_priced.priced_by_card(cards.by_version(agreement.rate_card), agreement.term_start)
 
 
 @dataclass(frozen=True)

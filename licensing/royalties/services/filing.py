@@ -274,7 +274,9 @@ def _compute(
             )
             for line in obligation.lines
         ],
-        rate_card=agreement.rate_card,
+        # Round 68: the card that priced it by the one rule (its caption, the API's
+        # `rate_card`).
+        rate_card=obligation.priced_card,
         products=obligation.product_names,
     )
     if beyond_largest(filing.total_due):

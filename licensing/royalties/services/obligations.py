@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
+from licensing.agreements import hand_priced
 from licensing.agreements.models import Agreement
 from licensing.agreements.queries import with_terms
 from licensing.agreements.states import ACTIVE, EXPIRED, SUPERSEDED, TERMINATED
@@ -58,6 +59,17 @@ class Obligations:
     @property
     def currency(self) -> str:
         return self.agreement.currency
+
+    @property
+    def priced_card(self) -> str | None:
+        """Round 68: the card that priced the agreement, by the one rule
+        (`hand_priced.priced_by_card`, on the card already read): its version, or None
+        where licensing staff priced it by hand (its quote names the renewed agreement's
+        card; no such agreement has a reportable line, so nothing is reported on it)."""
+        card = self.pricer.card
+        if not hand_priced.priced_by_card(card, self.agreement.term_start):
+            return None
+        return self.agreement.rate_card
 
     def line(self, number: int) -> ReportableLine:
         return next(line for line in self.lines if line.number == number)

@@ -59,7 +59,9 @@ def filing_of(report: RoyaltyReport) -> Filing:
         invoice_number=invoice.number if invoice else None,
         credit_notes=report.credit_notes,
         through=_through(session, obligation, report),
-        rate_card=agreement.rate_card,
+        # Round 68: the card that priced it by the one rule (its caption, the API's
+        # `rate_card`).
+        rate_card=obligation.priced_card,
         products=obligation.product_names,
     )
 

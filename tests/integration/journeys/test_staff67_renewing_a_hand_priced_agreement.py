@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import time_machine
 from flask.testing import FlaskClient
 
@@ -23,6 +24,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.errors import Conflict
 from licensing.money import format_grouped
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW
@@ -35,6 +37,7 @@ from tests.integration.journeys.conftest import (
     in_two_currencies,
     pages_read_at,
 )
+from tests.integration.pricing.conftest import flat_card
 from tests.support.agreements import accept, agreement_of, renewal_window, up_front_invoice
 from tests.support.factories import bearer
 from tests.support.pages import text_of
@@ -70,10 +73,19 @@ def _approve(renewal: Any, staff: Any, at: Any, amount: str) -> Any:
     return agreement_of(renewal)
 
 
+def _priced_on_jpy(client: FlaskClient, staff: Any, kind: str) -> list[str]:
+    """The references 2027.JPY's API lists as the `kind` ("agreements", "applications")
+    it priced."""
+    listed = client.get(f"/api/v1/rate-cards/2027.JPY/priced-{kind}", headers=bearer(staff))
+    assert listed.status_code == 200, listed.get_data(as_text=True)
+    return [record["reference"] for record in listed.get_json()]
+
+
 def test_a_renewal_of_an_agreement_priced_by_hand_says_no_card_priced_it_everywhere(
     client: FlaskClient,
     vendor: Any,
     licensing_staff: Any,
+    admin: Any,
     signed_in: Any,
     example_card: str,
 ) -> None:
@@ -85,15 +97,39 @@ def test_a_renewal_of_an_agreement_priced_by_hand_says_no_card_priced_it_everywh
     db.session().commit()
     first = _priced_by_hand(jpy, vendor, ASKED)
     by_hand = _approve(first, licensing_staff, ISSUED, "330000")
+    # Round 68 (noticed68): reissuing it was refused naming 2027.JPY as the card "which
+    # priced agreement CPT-2028-000001"; it asks the one rule now.
+    with pytest.raises(Conflict) as refused:
+        agreements.reissue(
+            by_hand.id, "Corrected.", _actor(licensing_staff), policy=issuing(), now=ISSUED
+        )
+    assert "2027.JPY" not in refused.value.detail, refused.value.detail
+    assert refused.value.detail.startswith(
+        f"Agreement {by_hand.number} was priced by hand by licensing staff, on no rate card"
+    )
     by_hand = accept(by_hand, vendor, now=ISSUED + timedelta(hours=1))
     db.session().commit()
     assert by_hand.rate_card == "2027.JPY"  # the row as issued: its quote's card
+    # Round 68: 2027.JPY's *What it priced* listed it among the agreements the card priced.
+    assert by_hand.number not in _priced_on_jpy(client, licensing_staff, "agreements")
     memo = up_front_invoice(by_hand).memo
     assert "rate card 2027.JPY" not in memo
     assert memo.endswith("(priced by hand by licensing staff, on no rate card).")
 
     at = renewal_window(by_hand)
     second = _priced_by_hand(by_hand, vendor, at)
+    # Round 68: and its renewal, which staff price by hand, among the applications; a
+    # check of 2029's yen card said the renewal was priced on 2027.JPY now.
+    assert second.reference not in _priced_on_jpy(client, licensing_staff, "applications")
+    with time_machine.travel(at, tick=False):
+        checked = client.post(
+            "/api/v1/rate-cards/checks",
+            json=flat_card("2029.JPY", "JPY", "350000", 2029),
+            headers=bearer(admin),
+        )
+    assert checked.status_code == 200, checked.get_json()
+    records = checked.get_json()["effect"]["records"]
+    assert [r["rate_card"] for r in records if r["reference"] == second.reference] == [None]
     (vendor_page,) = pages_read_at(
         client, vendor, signed_in, at, f"/portal/applications/{second.id}"
     )

@@ -14,6 +14,15 @@ from licensing import db
 from tests.integration.royalties.conftest import DATA_FILE, row
 from tests.support import factories
 
+# Printed copies: priced by the copy, with no minimum, so an empty quarter owes nothing.
+PRINTED = {
+    **{key: value for key, value in DATA_FILE.items() if key != "revenue"},
+    "product_name": "Fernhill Code Book",
+    "product_type": "print",
+    "delivery": "print",
+    "quantity": {"copies": 100},
+}
+
 
 def _file_and_amend(file_report: Any, vendor: Any, agreement: Any) -> tuple[str, str]:
     """The first quarter filed (60,000.00 revenue) and amended up (70,000.00):
@@ -65,6 +74,43 @@ def test_an_amendments_royalty_invoice_names_the_invoice_it_amends_in_the_api(
     staff = factories.bearer(factories.make_staff(db.session(), ("billing",)))
     read_by_staff = client.get(f"/api/v1/invoices/{invoices[amendment]['id']}", headers=staff)
     assert read_by_staff.get_json()["amends_invoice_number"] == original
+
+
+def test_an_amendments_invoice_names_the_report_it_amends_when_that_report_issued_no_invoice(
+    client: FlaskClient, vendor: Any, active_agreement: Any, file_report: Any
+) -> None:
+    """Round 68: a quarter of printed copies (no minimum, nothing up front) first
+    reported with nothing to report (no invoice: nothing due) and amended up.
+    `amends_invoice_number` is null (there is none to name), so the invoice said nothing
+    of what it amends where its pages, PDF and email name the report; `amends_report`
+    names it, in the list and read alone."""
+    agreement = active_agreement(vendor, PRINTED)
+    first = file_report(vendor, agreement, 1, [])
+    assert first.invoice_number is None, first
+    amended = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", unit="copies", quantity=100)],
+        amends=first.report.id,
+        reason="Customer A was left out",
+    )
+    invoices = _by_number(client, vendor)
+    listed = invoices[amended.invoice_number]
+    assert listed["amends_invoice_number"] is None
+    named = {
+        "id": first.report.id,
+        "reference": first.report.reference,
+        "period_start": first.period.start.isoformat(),
+    }
+    assert listed["amends_report"] == named
+    alone = client.get(f"/api/v1/invoices/{listed['id']}", headers=factories.bearer(vendor))
+    assert alone.get_json()["amends_report"] == named
+    assert all(
+        invoice["amends_report"] is None
+        for number, invoice in invoices.items()
+        if number != amended.invoice_number
+    )
 
 
 def test_the_invoice_list_reads_every_rows_amended_invoice_in_its_own_statement(

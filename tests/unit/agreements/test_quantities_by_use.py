@@ -42,3 +42,37 @@ def test_each_counts_label_names_the_uses_it_is_for() -> None:
         "members": "(for distribution)",
         "users": "(for internal use or education)",
     }
+
+
+def test_the_script_reads_each_rule_in_order_with_what_it_asks_for() -> None:
+    """Round 68: the rule that prices a use depends on its product and user type too
+    (the first whose `when` matches): the form carries each card's rules, in order."""
+    (rules,) = forms.unit_rules([CARD])
+    by_id = dict(zip([rule.id for rule in CARD.rules], rules, strict=True))
+    assert by_id["distribution-payer"] == {
+        "when": {"use": ["distribution"], "user_type": ["payer"]},
+        "units": ["members"],
+    }
+    assert by_id["distribution-software"] == {
+        "when": {"use": ["distribution"], "product_type": ["software", "saas", "mobile_app"]},
+        "units": ["end_users"],
+    }
+    assert by_id["development"] == {"when": {"use": ["development"]}, "units": []}
+    routed = by_id["education-noncommercial"]
+    assert routed["when"]["organization_type"] == ["academic", "nonprofit", "individual"]
+    assert routed["units"] == ["copies", "end_users", "users"]
+
+
+def test_an_organization_type_known_leaves_out_the_rules_that_cannot_match_it() -> None:
+    # The application form knows the applicant's type: a commercial vendor's education
+    # is priced by the flat fee, never routed, so it asks for no audience.
+    (commercial,) = forms.unit_rules([CARD], "commercial")
+    assert [rule["when"] for rule in commercial][:2] == [
+        {"use": ["education"]},
+        {"use": ["development"]},
+    ]
+    (academic,) = forms.unit_rules([CARD], "academic")
+    assert academic[0] == {
+        "when": {"use": ["education"]},
+        "units": ["copies", "end_users", "users"],
+    }
