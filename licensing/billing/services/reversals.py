@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -280,7 +281,7 @@ def owed_again(
     now: datetime,
     subject: str,
     template: str,
-    **context: object,
+    **context: Any,
 ) -> None:
     """After an offline payment is taken off `invoice` (reversed, or moved to the
     invoice it pays, round 68): the organization held as the overdue run would hold it,

@@ -187,8 +187,10 @@ def _billing(admin: User, invoice_for: Callable[..., Invoice], reader: Reader) -
     now = datetime.now(UTC)
     reversed_offline(payment.id, "Bounced.", returned_on=office_date(now), now=now)
     # Round 68: a wire recorded against the wrong invoice, moved to the one it pays.
-    misapplied = invoice_for(admin, ("400.00",))
-    meant = invoice_for(admin, ("400.00",))
+    # Issued yesterday: a payment is not moved to an invoice issued after it came.
+    yesterday = now - timedelta(days=1)
+    misapplied = invoice_for(admin, ("400.00",), at=yesterday)
+    meant = invoice_for(admin, ("400.00",), at=yesterday)
     wrong_wire = paid_offline(misapplied.id, "400.00", "W-WRONG")
     billing.move_offline_payment(
         wrong_wire.id,
