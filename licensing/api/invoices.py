@@ -772,6 +772,21 @@ class ReversalInputSchema(ApiSchema):
     returned_on = Day(required=True, metadata={"description": "The day the bank returned it"})
 
 
+class PaymentMoveInputSchema(ApiSchema):
+    """Round 68: a wire, ACH or check recorded against the wrong invoice."""
+
+    to_invoice = Required(
+        30,
+        "Give the number of the invoice it pays (INV-YYYY-NNNNNN).",
+        metadata={"description": "The number of the invoice it pays, INV-YYYY-NNNNNN"},
+    )
+    reason = Required(
+        REASON_MAX,
+        services.MOVE_REASON_REQUIRED,
+        metadata={"description": "How it came to be recorded against this invoice"},
+    )
+
+
 class RefundReturnInputSchema(ApiSchema):
     # Absent, null, empty or blank: the service's and the page's words.
     reason = Required(REASON_MAX, RETURN_REASON_REQUIRED)
@@ -1228,6 +1243,34 @@ def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
         payment_id,
         reason=data["reason"],
         returned_on=data["returned_on"],
+        standing_days=current_config().overdue_standing_days,
+        actor=current_actor(),
+    )
+
+
+@blp.route("/payments/<int:payment_id>/move", methods=["POST"])
+@access.staff("billing")
+@idempotent
+@blp.arguments(PaymentMoveInputSchema)
+@blp.response(
+    201,
+    PaymentSchema,
+    conflict="A card payment, or one not succeeded (already reversed...)",
+    # The new payment's, not the one moved (the URL's `payment_id`).
+    location=Created("invoices_api.get_payment", {"payment_id": "id"}),
+)
+def move_payment(data: dict[str, Any], payment_id: int) -> Payment:
+    """Move a wire, ACH or check payment recorded against the wrong invoice to the
+    invoice it pays (billing staff; round 68): it is taken off this invoice on the day
+    it was received (`reversed`, its reversal's reason starting "Recorded against the
+    wrong invoice: "), and the same money is recorded against `to_invoice`, which must
+    be owed at least the amount, in the same currency. Answers the new payment. The
+    wrong invoice's billing contact is told it was recorded there by mistake (not that
+    the bank returned it); the right one's is thanked for it."""
+    return services.move_offline_payment(
+        payment_id,
+        to_invoice=data["to_invoice"],
+        reason=data["reason"],
         standing_days=current_config().overdue_standing_days,
         actor=current_actor(),
     )

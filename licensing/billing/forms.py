@@ -26,6 +26,7 @@ from licensing.billing.services import (
     DELIVERY_NOTE_REQUIRED,
     INTENT_NOTE_REQUIRED,
     LOOKED_AT_NOTE_REQUIRED,
+    MOVE_REASON_REQUIRED,
     WITHDRAW_REASON_REQUIRED,
     references,
 )
@@ -169,6 +170,26 @@ class ReversalForm(PageForm):
     returned_on = DateField(
         "Returned by the bank on",
         validators=[InputRequired(message="Give the day the bank returned it.")],
+    )
+
+
+class MoveForm(PageForm):
+    """Move one offline payment recorded against the wrong invoice to the right one
+    (prefixed `move-<payment id>`; round 68, journeyF68): the right invoice's number
+    and how the mistake came about."""
+
+    to_invoice = StringField(
+        "The invoice it pays",
+        validators=[
+            InputRequired(message="Give the number of the invoice it pays (INV-YYYY-NNNNNN).")
+        ],
+        description="Its number, INV-YYYY-NNNNNN: owed, in the payment's currency.",
+    )
+    reason = _reason(
+        "Recorded in the audit log and shown under the payment taken off, on this "
+        "invoice's pages (the licensee's too).",
+        label="How it came to be recorded here",
+        missing=MOVE_REASON_REQUIRED,
     )
 
 

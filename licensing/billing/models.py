@@ -86,6 +86,10 @@ DESCRIPTION_MAX = 500
 CLASSIFIED_MAX = 40
 REFERENCE_MAX = 100
 REASON_MAX = 2000
+# The words a reversal's reason starts with when the payment was moved to the invoice
+# it pays (round 68, `services.moves`), wherever the reason is shown (the invoice's
+# pages, the statement, the payments export's `reversal_reason`).
+MISAPPLIED = "Recorded against the wrong invoice"
 # A staff step's reason missing, empty or blank, refused in these words by the service
 # (`services._common._reason`), the pages' forms and the API's schemas alike (round 49:
 # the API said "This field is required." for an empty one and this for a blank one).
@@ -1100,6 +1104,13 @@ class PaymentReversal(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     payment: Mapped[Payment] = relationship(back_populates="reversal")
+
+    @property
+    def misapplied(self) -> bool:
+        """Taken off an invoice it was recorded against by mistake and moved to the
+        right one (round 68, `services.moves`), on the day it was received: the bank
+        returned nothing. Its reason starts with `MISAPPLIED`."""
+        return self.reason.startswith(MISAPPLIED + ":")
 
 
 class PaymentDispute(Base):

@@ -209,7 +209,15 @@ def invoice_list_owed(session: Session, **filters: Unpack[InvoiceFilters]) -> li
         .with_only_columns(
             Invoice.currency,
             func.count(),
-            money_sum(case((owed > Decimal(0), owed), else_=nothing)),
+            # Round 68 (journeyF68): what a collectible invoice owes, as its own
+            # `balance_due` says it: a void one issued with nothing paid read "The 1
+            # invoice listed owes 80.00 USD now" (the Finance page's *Voided* link).
+            money_sum(
+                case(
+                    (and_(Invoice.state.in_(sorted(COLLECTIBLE)), owed > Decimal(0)), owed),
+                    else_=nothing,
+                )
+            ),
             money_sum(case((Invoice.state != VOID, Invoice.total), else_=nothing)),
             money_sum(case((Invoice.state == VOID, Invoice.total), else_=nothing)),
             money_sum(nothing if balances is None else balances.c.amount),
@@ -1443,6 +1451,13 @@ def refund_outstanding() -> ColumnElement[Decimal]:
     )
 
 
+def refunds_still_to_send() -> list[ColumnElement[bool]]:
+    """The credit notes with a refund the office still has to send (round 68): owed,
+    neither sent nor pending at Stripe (`refund_outstanding`), the notes owing no
+    refund at all left out first by their stored `refund_due`."""
+    return [CreditNote.refund_due > Decimal(0), refund_outstanding() > Decimal(0)]
+
+
 def refunds_on_their_way() -> ColumnElement[Decimal]:
     """What a credit note's own refunds sent back or are sending (pending or succeeded,
     `REFUND_COUNTED`), in SQL: beside `refund_outstanding`, it tells a note whose refund
@@ -2070,6 +2085,9 @@ class CreditNoteFilters:
     reason: str | None = None
     licensee: str | None = None
     currency: str | None = None
+    # Round 68 (journeyF68): only those with a refund still to send (neither sent nor
+    # pending at Stripe), the console home's *Refunds owed to licensees* queue.
+    to_send: bool = False
 
 
 def _credit_note_list_where(filters: CreditNoteFilters) -> list[ColumnElement[bool]]:
@@ -2084,6 +2102,8 @@ def _credit_note_list_where(filters: CreditNoteFilters) -> list[ColumnElement[bo
             where.append(CreditNote.issue_date <= last)
     if filters.currency is not None:
         where.append(CreditNote.currency == filters.currency)
+    if filters.to_send:
+        where += refunds_still_to_send()
     if filters.reason:
         # By its key (round 58): `icontains` folded ASCII letters only on SQLite.
         where.append(CreditNote.reason_key.contains(name_key(filters.reason), autoescape=True))

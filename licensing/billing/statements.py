@@ -383,6 +383,9 @@ def _reversals(session: Session, scope: _Scope) -> Iterator[Movement]:
         dispute = disputes.get(reversal.id)
         if dispute is not None:
             kind, words = WITHDRAWN, f"Card payment withdrawn: your bank's dispute {dispute}"
+        elif reversal.misapplied:
+            # Round 68: moved to the invoice it pays; the bank returned nothing.
+            kind, words = REVERSED, f"Payment taken off: {reversal.reason}"
         else:
             kind, words = REVERSED, f"Payment returned by the bank: {reversal.reason}"
         yield Movement(

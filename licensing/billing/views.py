@@ -1910,7 +1910,10 @@ CREDIT_NOTE_LIST_FILTERS = {
     "from": "From month",
     "to": "To month",
     "currency": "Currency",
+    "to_send": "Only those with a refund still to send",
 }
+# Round 68: the one value the list's *to send* filter takes (its checkbox's).
+TO_SEND = {"1": "yes"}
 
 
 @console.route("/credit-notes", endpoint="credit_notes")
@@ -1924,11 +1927,13 @@ def console_credit_notes() -> tuple[str, int]:
     credit-notes export's rows. The same staff as a credit note's page."""
     listed = _ListRequest.read(request.args, CREDIT_NOTE_LIST_FILTERS)
     reason = (request.args.get("reason") or "").strip()[:200]
+    to_send = listed.chosen(to_send=TO_SEND)["to_send"] is not None
     filters = queries.CreditNoteFilters(
         days=listed.days,
         reason=reason or None,
         licensee=listed.licensee or None,
         currency=listed.given["currency"] or None,
+        to_send=to_send,
     )
     return _list_page(
         "billing/console_credit_notes.html",
@@ -1942,6 +1947,7 @@ def console_credit_notes() -> tuple[str, int]:
             addresses=[row[0].issued_by for row in rows],
         ),
         reason=reason,
+        to_send=to_send,
     )
 
 
@@ -1998,6 +2004,7 @@ def _payment_page(
     *,
     refund_form: forms.RefundForm | None = None,
     reversal_form: forms.ReversalForm | None = None,
+    move_form: forms.MoveForm | None = None,
     credit_form: forms.CreditNoteForm | None = None,
     accept_refused: AcceptRefused | None = None,
     give_back_form: forms.GiveBackForm | None = None,
@@ -2075,6 +2082,7 @@ def _payment_page(
         return_forms=return_forms,
         refunds_elsewhere=[] if counted else [c for c in credit_notes if c.refund_outstanding > 0],
         reversal_forms=_reversal_forms([payment], reversal_form),
+        move_forms=_move_forms([payment], move_form),
         credit_form=credit_form or forms.CreditNoteForm(formdata=None),
         # Round 38: a payment that never counted (flagged, given back, declined,
         # canceled, pending) offers no credit note: it would credit the invoice for
@@ -2151,6 +2159,7 @@ def _console_page(
     credit_form: forms.CreditNoteForm | None = None,
     refund_form: forms.RefundForm | None = None,
     reversal_form: forms.ReversalForm | None = None,
+    move_form: forms.MoveForm | None = None,
     links_form: forms.ReasonForm | None = None,
     return_form: forms.RefundReturnForm | None = None,
     accept_refused: AcceptRefused | None = None,
@@ -2201,6 +2210,7 @@ def _console_page(
             else [],
             refund_forms=_refund_forms(credit_notes, refund_form),
             reversal_forms=_reversal_forms(payments, reversal_form),
+            move_forms=_move_forms(payments, move_form),
             return_forms=_return_forms(credit_notes, return_form),
             payment_form=payment_form or forms.OfflinePaymentForm(formdata=None),
             void_form=void_form or forms.ReasonForm(formdata=None, prefix="void"),
@@ -2297,6 +2307,20 @@ def _reversal_forms(
     submitted keeps its values and messages)."""
     offered = [(payment.id, payment.reversible) for payment in payments]
     return _step_forms(offered, submitted, _reversal_prefix, forms.ReversalForm)
+
+
+def _move_prefix(payment_id: int) -> str:
+    return f"move-{payment_id}"
+
+
+def _move_forms(
+    payments: Iterable[Payment], submitted: forms.MoveForm | None
+) -> dict[int, forms.MoveForm]:
+    """A "Recorded against the wrong invoice?" form for each offline payment that
+    counted, beside its reversal (round 68; the one just submitted keeps its values
+    and messages)."""
+    offered = [(payment.id, payment.reversible) for payment in payments]
+    return _step_forms(offered, submitted, _move_prefix, forms.MoveForm)
 
 
 _Form = TypeVar("_Form", bound=PageForm)
@@ -2840,6 +2864,69 @@ def reverse_payment(payment_id: int) -> Page:
     return _invoice_action(invoice.id, form, "reversal_form", act, confirmation, check)
 
 
+@console.route("/payments/<int:payment_id>/move", methods=["POST"])
+@access.staff("billing")
+@shows_unstorable_on_form
+def move_payment(payment_id: int) -> Page:
+    """Move an offline payment recorded against the wrong invoice to the right one
+    (round 68, journeyF68), after a confirmation naming both invoices."""
+    payment = queries.get_payment(db.session(), payment_id)
+    invoice = queries.get_invoice(db.session(), payment.invoice_id)
+    form = forms.MoveForm(prefix=_move_prefix(payment.id))
+    amount = in_words(payment.amount, payment.currency)
+    found: list[Invoice] = []
+
+    def check() -> None:
+        found.append(
+            services.check_move(
+                payment_id,
+                to_invoice=form.to_invoice.data,
+                reason=form.reason.data,
+                actor=current_actor(),
+            )
+        )
+
+    def act() -> str:
+        moved = services.move_offline_payment(
+            payment_id,
+            to_invoice=form.to_invoice.data,
+            reason=form.reason.data,
+            standing_days=current_config().overdue_standing_days,
+            actor=current_actor(),
+        )
+        target = queries.get_invoice(db.session(), moved.invoice_id)
+        return (
+            f"The payment of {amount} ({payment.reference}) is taken off {invoice.number} "
+            f"and recorded against {target.number}, received "
+            f"{calendar.day_text(moved.received_on or _today())}; both "
+            "billing contacts are told."
+        )
+
+    def confirmation() -> confirm.Confirmation:
+        target = found[-1]
+        received = calendar.day_text(payment.paid_date or _today())
+        return confirm.Confirmation(
+            title=f"Move the payment of {amount} from {invoice.number} to {target.number}?",
+            consequences=[
+                f"{invoice.label} is owed {amount} more (overdue if past its due date); "
+                "the payment stays on it as taken off, recorded against the wrong invoice, "
+                f"on the day it was received ({received}).",
+                f"{target.label} is paid {amount} by the same {payment.method} "
+                f"({payment.reference}), received {received}.",
+                f"{invoice.number}'s billing contact is emailed that it was recorded there by "
+                f"mistake (not that the bank returned it); {target.number}'s is thanked for "
+                "the payment.",
+                f"Reason recorded in the audit log: {form.reason.data}",
+            ],
+            button="Move the payment",
+            cancel_url=_back_url(invoice, _posted_from(invoice.id)),
+            control=f"move-payment-{payment.id}",
+            cancel_label="Keep it where it is",
+        )
+
+    return _invoice_action(invoice.id, form, "move_form", act, confirmation, check)
+
+
 @console.route("/refunds/<int:refund_id>/return", methods=["POST"])
 @access.staff("billing")
 @shows_unstorable_on_form
@@ -3185,6 +3272,20 @@ def _billing_queues(
         attention_label="open",
         # Each waits on the office's evidence: the column gives the soonest due date.
         oldest_due=office_date(first_due) if first_due is not None else None,
+    )
+    # Round 68 (journeyF68): money the office owes licensees and has not sent (a credit
+    # note beyond what its invoice owed): it waits on billing staff, and no queue said so.
+    to_send, first_issued = session.execute(
+        select(func.count(), func.min(CreditNote.issued_at)).where(*queries.refunds_still_to_send())
+    ).one()
+    yield QueueSummary(
+        "Refunds owed to licensees, still to send",
+        count=to_send,
+        endpoint="billing_console.credit_notes",
+        params={"to_send": "1"},
+        attention=to_send,
+        attention_label="to send",
+        oldest=first_issued,
     )
     yield from _statements_changed_queue(principal)
     unmatched = db.count_rows(session, queries.unmatched_disputes_query())

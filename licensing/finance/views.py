@@ -331,13 +331,22 @@ def period_links(today: date, given: FilterInput) -> list[PeriodLink]:
     last = queries.add_months(this, -1)
     # Round 59 (closewalk59): the quarter a finance manager closes, by quarter and with
     # its receivables aged on its last day, as the close reads them (docs/finance-
-    # dashboard.md, "Closing a quarter"); the months' links keep today's aging.
+    # dashboard.md, "Closing a quarter"). Round 68 (journeyF68): the month a clerk
+    # closes likewise, as its monthly report (which the page links) ages them: aged on
+    # today, April's page summed May's invoices into an aging that did not add up to
+    # April's outstanding beside it. The other ranges end today: today's aging.
     quarter = queries.add_months(this, -3 - (this.month - 1) % 3)
     quarter_end = queries.month_end(queries.add_months(quarter, 2))
     ranges: tuple[tuple[str, date, date, str, date | None], ...] = (
         # Round 58: the month in words, as the page's sentences say it.
         (f"This month ({month_text(this)})", this, this, queries.MONTH, None),
-        (f"Last month ({month_text(last)})", last, last, queries.MONTH, None),
+        (
+            f"Last month ({month_text(last)})",
+            last,
+            last,
+            queries.MONTH,
+            queries.month_end(last),
+        ),
         (
             f"Last quarter ({quarter:%Y} Q{(quarter.month + 2) // 3})",
             quarter,

@@ -650,6 +650,13 @@ WALK: dict[str, Write | RefusedToAll] = {
     "POST /console/payments/<int:payment_id>/reversal": Write(
         BILLING, lambda r: _prefixed(f"reverse-{r['payment_id']}", _returned(r))
     ),
+    "POST /console/payments/<int:payment_id>/move": Write(
+        BILLING,
+        lambda r: _prefixed(
+            f"move-{r['payment_id']}", {"to_invoice": "INV-1999-000001", "reason": WORDS}
+        ),
+        note="No such invoice to move it to: answered 422 beside the field.",
+    ),
     "POST /console/organizations/<int:organization_id>/statement/email": Write(
         BILLING,
     ),
@@ -689,6 +696,11 @@ WALK: dict[str, Write | RefusedToAll] = {
     ),
     "POST /api/v1/refunds/<int:refund_id>/return": Write(BILLING, _returned),
     "POST /api/v1/payments/<int:payment_id>/reversal": Write(BILLING, _returned),
+    "POST /api/v1/payments/<int:payment_id>/move": Write(
+        BILLING,
+        {"to_invoice": "INV-1999-000001", "reason": WORDS},
+        note="No such invoice to move it to: answered 422 beside the field.",
+    ),
     "POST /api/v1/payments/<int:payment_id>/accept": Write(
         BILLING, _reason, note="The payment is not flagged: answered 409."
     ),

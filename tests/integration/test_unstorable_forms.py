@@ -259,6 +259,7 @@ SHOWN_ON_FORM = {
     "billing_console.mark_intent_looked_at",
     "billing_console.withdraw_unknown_intents",
     "billing_console.reverse_payment",
+    "billing_console.move_payment",
     "billing_console.uncollectible",
     "billing_console.void",
     "billing_console.withdraw_links",

@@ -152,6 +152,11 @@ from licensing.billing.services.monthly_statements import (
     statements_due,
     statements_sent,
 )
+from licensing.billing.services.moves import (
+    MOVE_REASON_REQUIRED,
+    check_move,
+    move_offline_payment,
+)
 from licensing.billing.services.overdue import (
     REMINDER_INTERVAL,
     OverdueReport,
@@ -228,6 +233,7 @@ __all__ = [
     "HANDLED_EVENTS",
     "INTENT_NOTE_REQUIRED",
     "LOOKED_AT_NOTE_REQUIRED",
+    "MOVE_REASON_REQUIRED",
     "RECONCILE_AFTER",
     "REFUND_EVENTS",
     "REMINDER_INTERVAL",
@@ -274,6 +280,7 @@ __all__ = [
     "check_mark_delivery",
     "check_mark_intent",
     "check_month",
+    "check_move",
     "check_refund_return",
     "check_reversal",
     "check_void",
@@ -302,6 +309,7 @@ __all__ = [
     "month_just_ended",
     "months_between",
     "move_invoice_links",
+    "move_offline_payment",
     "overdue_invoices",
     "paid_yet_owed",
     "payer_told",

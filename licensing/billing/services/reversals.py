@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -202,6 +203,13 @@ def check_reversal(
 ) -> None:
     """Raise what `reverse_offline_payment` would refuse, writing nothing: the
     console asks staff to confirm only a reversal that would then be taken."""
+    payment, invoice = read_for_check(payment_id, actor)
+    _refuse(payment, invoice, reason, returned_on, now or utcnow())
+
+
+def read_for_check(payment_id: int, actor: Actor) -> tuple[Payment, Invoice]:
+    """A billing step's check, writing nothing (a reversal's, a move's): the payment
+    and its invoice read without locks, for billing staff only."""
     actor.require_role("billing")
     session = db.session()
     payment = session.get(Payment, payment_id)
@@ -209,7 +217,7 @@ def check_reversal(
         raise NotFound(f"There is no payment {payment_id}.")
     invoice = session.get(Invoice, payment.invoice_id)
     assert invoice is not None
-    _refuse(payment, invoice, reason, returned_on, now or utcnow())
+    return payment, invoice
 
 
 def reverse_offline_payment(
@@ -249,23 +257,51 @@ def reverse_offline_payment(
             actor=actor,
             now=now,
         )
-        hold_if_overdue(
-            session,
-            invoice.organization_id,
-            today=office_date(now),
-            standing_days=standing_days,
-            actor=actor,
-        )
-        _email_billing_contact(
+        owed_again(
             session,
             invoice,
+            payment,
+            standing_days=standing_days,
+            actor=actor,
+            now=now,
             subject=f"Payment for invoice {invoice.number} did not clear",
             template="payment_reversed",
-            payment=payment,
             reversal=reversal,
-            amount=in_words(payment.amount, payment.currency),
         )
         return reversal
+
+
+def owed_again(
+    session: Session,
+    invoice: Invoice,
+    payment: Payment,
+    *,
+    standing_days: int,
+    actor: Actor,
+    now: datetime,
+    subject: str,
+    template: str,
+    **context: Any,
+) -> None:
+    """After an offline payment is taken off `invoice` (reversed, or moved to the
+    invoice it pays, round 68): the organization held as the overdue run would hold it,
+    and the billing contact told in `template` what the invoice owes now."""
+    hold_if_overdue(
+        session,
+        invoice.organization_id,
+        today=office_date(now),
+        standing_days=standing_days,
+        actor=actor,
+    )
+    _email_billing_contact(
+        session,
+        invoice,
+        subject=subject,
+        template=template,
+        payment=payment,
+        amount=in_words(payment.amount, payment.currency),
+        **context,
+    )
 
 
 def paid_yet_owed(*, apply: bool, operator: str) -> list[str]:

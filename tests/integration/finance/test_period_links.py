@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import time_machine
 
+from tests.integration.finance.conftest import issue
 from tests.support.pages import text_of
 
 TODAY = datetime(2027, 4, 20, 15, 0, tzinfo=UTC)
@@ -37,8 +38,10 @@ def test_the_page_opens_on_twelve_months_and_offers_this_month_and_the_month_clo
                 "/console/finance/?from=2027-04&to=2027-04&currency=USD",
                 False,
             ),
+            # Round 68 (journeyF68): the month a clerk closes, aged on its last day as
+            # its monthly report is.
             "Last month (March 2027)": (
-                "/console/finance/?from=2027-03&to=2027-03&currency=USD",
+                "/console/finance/?from=2027-03&to=2027-03&as_of=2027-03-31&currency=USD",
                 False,
             ),
             # Round 59 (closewalk59): the quarter a finance manager closes, aged on its
@@ -105,3 +108,25 @@ def test_last_quarter_shows_the_quarter_closed_by_quarter_and_aged_on_its_last_d
             # The same quarter aged on another day is not the ready-made range.
             other = staff.get(url.replace(f"as_of={day}", "as_of=2027-01-02"))
             assert not _links(other.get_data(as_text=True))[label][1]
+
+
+def test_last_month_ages_the_receivables_on_its_last_day_so_they_add_up_to_its_outstanding(
+    client: Any, signed_in: Any, billing_staff: Any, history: Any
+) -> None:
+    """Round 68 (journeyF68): closing March on 20 April, *Last month* read March's
+    outstanding at its end (1,250.50) beside receivables aged on 20 April, which summed
+    April's invoice too (1,450.50 in all): the clerk's two figures of the month did not
+    agree, and the monthly report the page links ages on the month's last day."""
+    issue(history.organizations["B"], "200.00", date(2027, 4, 5))
+    with time_machine.travel(TODAY, tick=False):
+        staff = signed_in(client, billing_staff)
+        url, _shown = _links(staff.get("/console/finance/").get_data(as_text=True))[
+            "Last month (March 2027)"
+        ]
+        closed = staff.get(url)
+        words = text_of(closed)
+        assert "Receivables aging as of March 31, 2027" in words
+        assert "1,250.50 USD in all" in words
+        row = re.search(r"2027-03\s+([\d,.]+\s+){6}([\d,.]+)", words)
+        assert row is not None
+        assert row.group(2) == "1,250.50"  # outstanding at the month's end

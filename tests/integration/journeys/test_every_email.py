@@ -78,6 +78,7 @@ TO_BILLING_CONTACT = {
     "invoice_voided",
     "invoice_link_renewed",
     "payment_reversed",
+    "payment_moved",
     "payment_received",
     "refund_sent",
     "payment_given_back",
@@ -185,6 +186,20 @@ def _billing(admin: User, invoice_for: Callable[..., Invoice], reader: Reader) -
     payment = paid_offline(returned.id, "1200.00", "CHK 5521", method="check")
     now = datetime.now(UTC)
     reversed_offline(payment.id, "Bounced.", returned_on=office_date(now), now=now)
+    # Round 68: a wire recorded against the wrong invoice, moved to the one it pays.
+    # Issued yesterday: a payment is not moved to an invoice issued after it came.
+    yesterday = now - timedelta(days=1)
+    misapplied = invoice_for(admin, ("400.00",), at=yesterday)
+    meant = invoice_for(admin, ("400.00",), at=yesterday)
+    wrong_wire = paid_offline(misapplied.id, "400.00", "W-WRONG")
+    billing.move_offline_payment(
+        wrong_wire.id,
+        to_invoice=meant.number,
+        reason="Typed the number of the invoice before it.",
+        standing_days=standing_days(),
+        actor=clerk,
+    )
+    paid_offline(misapplied.id, "400.00", "W-RIGHT")
     reader.read()  # before its links are withdrawn
     billing.withdraw_invoice_links(returned.id, reason="Forwarded by mistake", actor=clerk)
     invoice_for(admin, ("500.00",))  # a second overdue: its late fees named in one email
