@@ -697,7 +697,9 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="payment", order_by="Refund.id", viewonly=True
     )
-    reversal: Mapped[PaymentReversal | None] = relationship(back_populates="payment", viewonly=True)
+    reversal: Mapped[PaymentReversal | None] = relationship(
+        back_populates="payment", viewonly=True, foreign_keys="PaymentReversal.payment_id"
+    )
     disputes: Mapped[list[PaymentDispute]] = relationship(
         primaryjoin="Payment.id == PaymentDispute.payment_id",
         order_by="PaymentDispute.id",
@@ -1103,14 +1105,19 @@ class PaymentReversal(Base):
     # Indexed (billing_0020): the invoices' nightly pull finds the day's reversals.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
-    payment: Mapped[Payment] = relationship(back_populates="reversal")
+    # The payment this one became on the right invoice, when it was recorded against
+    # the wrong one and moved (round 68, `services.moves`; billing_0034).
+    moved_to_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+
+    payment: Mapped[Payment] = relationship(back_populates="reversal", foreign_keys=[payment_id])
 
     @property
     def misapplied(self) -> bool:
         """Taken off an invoice it was recorded against by mistake and moved to the
-        right one (round 68, `services.moves`), on the day it was received: the bank
-        returned nothing. Its reason starts with `MISAPPLIED`."""
-        return self.reason.startswith(MISAPPLIED + ":")
+        right one (`moved_to_id`), on the day it was received: the bank returned
+        nothing. Known by the record, not by its reason's words, which a clerk may
+        type for a returned payment too."""
+        return self.moved_to_id is not None
 
 
 class PaymentDispute(Base):

@@ -167,17 +167,6 @@ def move_offline_payment(
         if errors:  # paid or changed meanwhile
             raise InvalidInput("The payment was not moved.", errors)
         received_on = payment.paid_date or office_date(now)
-        book_reversal(
-            session,
-            payment,
-            invoice,
-            action="reverse",
-            amount=payment.amount,
-            reason=f"{MISAPPLIED}: {clean_reason}",
-            returned_on=received_on,
-            actor=actor,
-            now=now,
-        )
         moved = _new_payment(
             session,
             target,
@@ -197,6 +186,18 @@ def move_offline_payment(
             also_audited=("reference",),
         )
         _apply(session, target, moved, actor=actor, now=now)
+        book_reversal(
+            session,
+            payment,
+            invoice,
+            action="reverse",
+            amount=payment.amount,
+            reason=f"{MISAPPLIED}: {clean_reason}",
+            returned_on=received_on,
+            actor=actor,
+            now=now,
+            moved_to=moved,
+        )
         owed_again(
             session,
             invoice,

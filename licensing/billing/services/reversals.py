@@ -135,13 +135,16 @@ def book_reversal(
     returned_on: date,
     actor: Actor,
     now: datetime,
+    moved_to: Payment | None = None,
 ) -> PaymentReversal:
     """Book money taken back on the day it went (`returned_on`): the payment's
     `PaymentReversal`, the payment's step (`action`: `reverse` by billing staff,
     `charge_back` for a dispute), the invoice's amount paid down by `amount`, and a
     paid invoice owed again. The one booking of money taken back, whoever took it;
-    the caller decides who is told."""
+    the caller decides who is told. `moved_to`: the payment the money became on the
+    right invoice, when it was recorded against this one by mistake."""
     reversal = PaymentReversal(
+        moved_to_id=moved_to.id if moved_to is not None else None,
         payment_id=payment.id,
         invoice_id=invoice.id,
         organization_id=invoice.organization_id,
@@ -163,6 +166,7 @@ def book_reversal(
             "amount": quantize(amount, payment.currency),
             "returned_on": returned_on.isoformat(),
             "reason": reason,
+            **({"moved_to_payment_id": moved_to.id} if moved_to is not None else {}),
         },
         actor=actor,
     )

@@ -178,6 +178,39 @@ def test_a_move_to_another_organizations_invoice_does_not_name_it_to_the_first(
     assert "It was not a payment of this invoice" in told.body_text
 
 
+def test_a_move_names_the_payment_it_became_and_a_returned_payment_is_never_read_as_a_move(
+    app: Any, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    """A move is known by its record (billing_0034), not by its reason's words: a
+    clerk reversing a returned wire may start the reason as a move's starts."""
+    wrong = invoice_for(vendor, ("1000.00",))
+    right = invoice_for(vendor, ("600.00",))
+    moved_payment = _wrong_wire(wrong)
+    moved = services.move_offline_payment(
+        moved_payment.id,
+        to_invoice=right.number,
+        reason="The remittance named the other invoice.",
+        standing_days=STANDING_DAYS,
+        now=RECORDED,
+        actor=billing_clerk(),
+    )
+    moved_reversal = db.session().get(Payment, moved_payment.id).reversal
+    assert moved_reversal.moved_to_id == moved.id
+    assert moved_reversal.misapplied
+
+    returned = _wrong_wire(wrong)
+    reversal = services.reverse_offline_payment(
+        returned.id,
+        reason="Recorded against the wrong invoice: no, the bank returned it unpaid.",
+        returned_on=date(2027, 1, 21),
+        standing_days=STANDING_DAYS,
+        now=RECORDED,
+        actor=billing_clerk(),
+    )
+    assert reversal.moved_to_id is None
+    assert not reversal.misapplied
+
+
 def test_a_move_is_refused_beside_its_field_and_stores_nothing(
     app: Any, vendor: User, invoice_for: Callable[..., Invoice]
 ) -> None:
