@@ -111,11 +111,18 @@ ASSIGNEE_FILTERS = ("me", "nobody")
 
 
 def _get(
-    session: Session, model: type[T], record_id: int, principal: Principal | None, lock: bool
+    session: Session,
+    model: type[T],
+    record_id: int,
+    principal: Principal | None,
+    lock: bool,
+    fresh: bool = False,
 ) -> T:
     statement = select(model).where(id_column(model) == record_id)
     if lock:
         statement = statement.with_for_update(of=model)
+    if fresh:  # as it is now, over what the session holds (one statement, no refresh)
+        statement = statement.execution_options(populate_existing=True)
     found = session.scalars(scoped(statement, model, principal)).one_or_none()
     if found is None:
         raise NotFound(f"There is no {model.__name__.lower()} {record_id}.")
@@ -123,9 +130,16 @@ def _get(
 
 
 def get_application(
-    session: Session, application_id: int, principal: Principal | None = None, *, lock: bool = False
+    session: Session,
+    application_id: int,
+    principal: Principal | None = None,
+    *,
+    lock: bool = False,
+    fresh: bool = False,
 ) -> Application:
-    return _get(session, Application, application_id, principal, lock)
+    """`fresh`: read as it is now, over the session's copy (a page shown after a
+    refused step)."""
+    return _get(session, Application, application_id, principal, lock, fresh)
 
 
 def sign_up_draft(

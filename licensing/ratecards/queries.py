@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, Select, event, func, select
+from sqlalchemy.orm import Session, object_session
 
 from licensing import errors
 from licensing.pricing import RateCard, parse_rate_card
@@ -530,7 +530,68 @@ def _generation(session: Session) -> tuple[Any, ...]:
     return tuple(session.connection().execute(_GENERATION).one())
 
 
+# The catalogue a session's transaction found, kept in `session.info` under this key
+# with that transaction (and the savepoint it was read in) as
+# (transaction, savepoint, catalogue): asked again in the same transaction, it is the
+# answer, with no statement. Round 67's sample read the generation four times in an
+# agreement's page on the portal, 2.4 in an application's, 3.25 in a submission, each
+# answering the same. A card stored in the transaction drops it
+# (`_forget_on_write`), so the transaction's next read sees its own card at once; a
+# card another process publishes is seen at the next transaction, as a transaction
+# on SQLite saw it anyway (its snapshot is its first read's). One read in a savepoint
+# holds inside it and in the savepoints it begins, not once it has ended, so a card
+# stored in a savepoint rolled back is forgotten with it.
+_IN_TRANSACTION = "licensing.ratecards.catalogue"
+
+
+def _read_in_transaction(session: Session) -> Catalogue | None:
+    """The catalogue this transaction of `session` found already, if any."""
+    kept = session.info.get(_IN_TRANSACTION)
+    if kept is None:
+        return None
+    transaction, savepoint, found = kept
+    if transaction is None or transaction is not session.get_transaction():
+        return None
+    # Read in this savepoint or one it is inside (the transaction itself: None); a
+    # savepoint ended since (released or rolled back) is no longer on the way up.
+    current = session.get_nested_transaction()
+    while current is not None and current is not savepoint:
+        current = current.parent
+    if current is not savepoint:
+        return None
+    assert isinstance(found, Catalogue)
+    return found
+
+
+def _keep_in_transaction(session: Session, found: Catalogue) -> None:
+    transaction = session.get_transaction()
+    if transaction is None:  # no transaction: the counter was the check
+        session.info.pop(_IN_TRANSACTION, None)
+        return
+    session.info[_IN_TRANSACTION] = (transaction, session.get_nested_transaction(), found)
+
+
+@event.listens_for(RateCardRecord, "after_insert")
+@event.listens_for(RateCardRecord, "after_update")
+@event.listens_for(RateCardRecord, "after_delete")
+def _forget_on_write(_mapper: Any, _connection: Any, target: RateCardRecord) -> None:
+    """A card written in a session's transaction (published, a correction): the
+    transaction's next read asks the table again."""
+    written_in = object_session(target)
+    if written_in is not None:
+        written_in.info.pop(_IN_TRANSACTION, None)
+
+
 def _catalogue(session: Session) -> Catalogue:
+    found = _read_in_transaction(session)
+    if found is not None:
+        return found
+    found = _catalogue_read(session)
+    _keep_in_transaction(session, found)
+    return found
+
+
+def _catalogue_read(session: Session) -> Catalogue:
     key, path = _database_key(session.get_bind().engine)
     commits = _commits(session, path)  # before the generation: a commit after it counts
     cached = _CATALOGUES.get(key)

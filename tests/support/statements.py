@@ -58,3 +58,13 @@ def loaded(model: type[Any]) -> Iterator[list[Any]]:
         yield found
     finally:
         event.remove(model, "load", record)
+
+
+def reads_from(statements: list[str], table: str) -> int:
+    """How many of `statements` are SELECTs from `table` itself (a join to it from
+    another table is not counted): a row a step reads again counts twice (round 68)."""
+    found = 0
+    for statement in statements:
+        text = " ".join(statement.split())
+        found += text.upper().startswith("SELECT") and f" FROM {table} " in f"{text} "
+    return found

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar, db
 from licensing.access import MEMBER, ORGANIZATION_ROLES
 from licensing.accounts import queries
-from licensing.accounts.models import INVITATION, OneTimeToken, Organization, User
+from licensing.accounts.models import INVITATION, OneTimeToken, User
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     _find_link,
@@ -133,11 +133,13 @@ def invite_member(
     accepted and expires.
     """
     with db.transaction() as session:
-        organization = queries.get_owned(session, Organization, organization_id, actor)
+        # Another organization's is not found, before any read (round 68: read unlocked
+        # first, then again locked, as the page had read it already).
+        actor.require_sight(organization_id, f"organization {organization_id}")
         # Locked before anything is counted (round 51): invitations sent at once each
         # read none pending and counted none of the others, so several stayed pending
         # to one address and the hour's and the day's budgets were outrun.
-        organization = locked_organization(session, organization.id)
+        organization = locked_organization(session, organization_id)
         require_administrator(session, organization.id, actor)
         if organization.standing == CLOSED:
             raise Conflict("A closed organization cannot invite members.")

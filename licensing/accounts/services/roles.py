@@ -59,6 +59,19 @@ def locked_organization(session: Session, organization_id: int) -> Organization:
     return organization
 
 
+def seen_organization(session: Session, organization_id: int, actor: Actor) -> Organization:
+    """The organization, if `actor` may see it (else not found, as `get_owned` says),
+    as the session holds it: a step whose page or API view read it already reads it
+    no more (round 68, reads68: an organization closed read it again by the same
+    statement). Not locked and not read afresh, so only for what cannot change (that
+    it exists): a step reads what it acts on with `locked_organization`."""
+    actor.require_sight(organization_id, f"organization {organization_id}")
+    organization = session.get(Organization, organization_id)
+    if organization is None:
+        raise NotFound(f"There is no organization {organization_id}.")
+    return organization
+
+
 def active_administrators(session: Session, organization_id: int) -> list[User]:
     """By name as readers file names (round 53), then id."""
     found = session.scalars(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from licensing import access, calendar, confirmations, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
-from licensing.accounts.services.roles import locked_organization, whom_to_ask
+from licensing.accounts.services.roles import locked_organization, seen_organization, whom_to_ask
 from licensing.accounts.states import (
     ACTIVE,
     CLOSED,
@@ -522,8 +522,11 @@ def _hold(
 
 def restore_standing_if_clear(
     session: Session, organization_id: int, today: date, *, actor: Actor
-) -> None:
-    """Back to `active` from `pending_payment` once nothing is overdue any longer.
+) -> Organization | None:
+    """Back to `active` from `pending_payment` once nothing is overdue any longer. The
+    organization, as read under its lock (None if there is none): a caller that goes on
+    to use it passes it on (round 68, reads68: the session keeps a row nothing holds
+    only weakly, so a payment's email read it again when this had let go of it).
 
     FOR NO KEY UPDATE, as `hold_now_if_overdue` (round 56): a payment settling an
     invoice locks the organization after its first event, and FOR UPDATE waited for
@@ -533,9 +536,9 @@ def restore_standing_if_clear(
     (`tests/integration/billing/test_card_start_lock_order.py`)."""
     organization = session.get(Organization, organization_id, with_for_update={"key_share": True})
     if organization is None or organization.standing != PENDING_PAYMENT:
-        return
+        return organization
     if overdue_obligations(session, organization_id, today):
-        return
+        return organization
     change_standing(
         session,
         organization,
@@ -543,6 +546,7 @@ def restore_standing_if_clear(
         reason="Nothing is overdue any longer.",
         actor=actor,
     )
+    return organization
 
 
 # The console's confirmation of closing an organization (round 55: what it listed
@@ -622,7 +626,7 @@ def change_organization_standing(
     if confirmation is not None:
         shown = _confirmed_ending(confirmation, organization_id, reason, actor)
     with db.transaction() as session:
-        queries.get_owned(session, Organization, organization_id, actor)
+        seen_organization(session, organization_id, actor)
         if action == "close":
             # Round 55 (lockrest55): what closing ends (undecided applications) is
             # locked before the organization: an approval locks its application, then

@@ -338,15 +338,23 @@ def _settle(session: Session, invoice: Invoice, *, actor: Actor, now: datetime, 
 
 def _settle_if_cleared(
     session: Session, invoice: Invoice, *, actor: Actor, now: datetime, note: str
-) -> None:
+) -> Organization | None:
+    """Settle the invoice once nothing is owed; the organization, when that read it
+    (locked, `_restore_standing`), for a caller that goes on to use it."""
     if invoice.state in COLLECTIBLE and invoice.owed <= 0:
         _settle(session, invoice, actor=actor, now=now, note=note)
-        _restore_standing(session, invoice.organization_id, now, actor)
+        return _restore_standing(session, invoice.organization_id, now, actor)
+    return None
 
 
-def _restore_standing(session: Session, organization_id: int, now: datetime, actor: Actor) -> None:
-    """Back to `active` once nothing is overdue beyond the threshold."""
-    accounts.restore_standing_if_clear(session, organization_id, office_date(now), actor=actor)
+def _restore_standing(
+    session: Session, organization_id: int, now: datetime, actor: Actor
+) -> Organization | None:
+    """Back to `active` once nothing is overdue beyond the threshold; the organization
+    as read under its lock."""
+    return accounts.restore_standing_if_clear(
+        session, organization_id, office_date(now), actor=actor
+    )
 
 
 def _card_gateway(

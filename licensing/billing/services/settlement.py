@@ -73,9 +73,10 @@ def _new_payment(
 
 def count_payment(
     session: Session, invoice: Invoice, payment: Payment, *, actor: Actor, now: datetime
-) -> None:
+) -> Organization | None:
     """Count a succeeded payment against the invoice, settling it when nothing is
-    left: the booking alone, telling nobody (a dispute's reinstated money)."""
+    left: the booking alone, telling nobody (a dispute's reinstated money). The
+    organization where settling read it (locked), for a caller that tells it."""
     invoice.amount_paid += payment.amount
     payment.settled_at = now
     audit.record_event(
@@ -91,7 +92,9 @@ def count_payment(
         actor=actor,
         note=payment.reference,
     )
-    _settle_if_cleared(session, invoice, actor=actor, now=now, note=payment.named(in_sentence=True))
+    return _settle_if_cleared(
+        session, invoice, actor=actor, now=now, note=payment.named(in_sentence=True)
+    )
 
 
 def _apply(
@@ -100,15 +103,25 @@ def _apply(
     """Count a succeeded payment against the invoice (once: callers step the
     payment's state machine first, which refuses a second `succeed`), and tell the
     billing contact and the payer it arrived."""
-    count_payment(session, invoice, payment, actor=actor, now=now)
-    _tell_received(session, invoice, payment, payment.amount)
+    # The organization settling read under its lock, passed on (round 68, reads68: the
+    # session holds a row nothing refers to only weakly, so the email read it again).
+    settled_by = count_payment(session, invoice, payment, actor=actor, now=now)
+    _tell_received(session, invoice, payment, payment.amount, organization=settled_by)
 
 
-def _tell_received(session: Session, invoice: Invoice, payment: Payment, counted: Decimal) -> None:
-    """Tell the billing contact and the payer that `counted` of `payment` arrived."""
+def _tell_received(
+    session: Session,
+    invoice: Invoice,
+    payment: Payment,
+    counted: Decimal,
+    *,
+    organization: Organization | None = None,
+) -> None:
+    """Tell the billing contact and the payer that `counted` of `payment` arrived
+    (`organization`: the invoice's, where the caller has it)."""
     subject = f"Payment received for invoice {invoice.number}"
     amount = in_words(counted, payment.currency)
-    organization = session.get(Organization, invoice.organization_id)
+    organization = organization or session.get(Organization, invoice.organization_id)
     assert organization is not None
     payer = _card_payer(session, payment, organization)
     _email_billing_contact(
