@@ -27,8 +27,10 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    case,
     exists,
     func,
+    literal,
     or_,
     select,
     update,
@@ -421,11 +423,18 @@ def late_entries(session: Session, sent: Sequence[SentStatement]) -> dict[int, l
     def of(record: Any) -> ColumnElement[bool]:
         return and_(record.organization_id == row.organization_id, record.currency == row.currency)
 
-    kinds: list[tuple[Any, str, Any, Any, Any]] = [
+    kinds: list[tuple[Any, str | ColumnElement[Any], Any, Any, Any]] = [
         (Payment, "Payment received", Payment.amount, Payment.received_on, Payment.created_at),
         (
             PaymentReversal,
-            "Payment returned by the bank",
+            # Round 68: a payment moved to the invoice it pays was taken off, not returned.
+            case(
+                (
+                    PaymentReversal.moved_to_id.is_not(None),
+                    "Payment taken off (recorded against the wrong invoice)",
+                ),
+                else_="Payment returned by the bank",
+            ),
             PaymentReversal.amount,
             PaymentReversal.returned_on,
             PaymentReversal.created_at,
@@ -444,14 +453,16 @@ def late_entries(session: Session, sent: Sequence[SentStatement]) -> dict[int, l
         ),
     ]
     for record, what, amount, dated, recorded in kinds:
+        # `what` is the kind's words, or a column choosing them a row.
+        said = literal(what) if isinstance(what, str) else what
         query = (
-            select(row.id, amount, dated, recorded)
+            select(row.id, amount, dated, recorded, said)
             .join(record, and_(of(record), recorded > emailed, dated <= row.closes_on))
             .where(row.id.in_(ids))
             .order_by(row.id, recorded)
         )
-        for sent_id, money, day, moment in session.execute(query):
-            found[sent_id].append(LateEntry(what, money, day, moment))
+        for sent_id, money, day, moment, words in session.execute(query):
+            found[sent_id].append(LateEntry(words, money, day, moment))
     for entries in found.values():
         entries.sort(key=lambda entry: entry.recorded)
     return found

@@ -132,6 +132,35 @@ def test_a_payment_the_bank_returned_on_a_day_of_a_month_sent_marks_it_changed(
     ]
 
 
+def test_a_payment_moved_off_a_month_sent_is_named_taken_off_not_returned_by_the_bank(
+    app: Flask,
+) -> None:
+    """Round 68: a wire recorded against the wrong invoice and moved (on 10 February)
+    changes January's statement; the page naming why says it was taken off, not that
+    the bank returned it (nothing came back from the bank)."""
+    organization_id = organization("Quillfeather Analytics").id
+    issued = invoice(organization_id, "1200.00", IN_JANUARY)
+    paid(issued, date(2027, 1, 20))
+    services.send_monthly_statements(JANUARY, now=RUN)
+    sent = db.session().scalars(select(SentStatement)).one()
+    right = invoice(organization_id, "1200.00", IN_JANUARY)
+    payment = db.session().scalars(select(Payment).where(Payment.invoice_id == issued.id)).one()
+    with time_machine.travel(LATE, tick=False):
+        services.move_offline_payment(
+            payment.id,
+            to_invoice=right.number,
+            reason="The remittance named the other invoice.",
+            standing_days=30,
+            now=LATE,
+            actor=billing_clerk(),
+        )
+    why = sent_statements.late_entries(db.session(), [sent])[sent.id]
+    assert ("Payment taken off (recorded against the wrong invoice)", Decimal("1200.00")) in [
+        (each.what, each.amount) for each in why
+    ]
+    assert "Payment returned by the bank" not in [each.what for each in why]
+
+
 def test_a_refund_sent_recorded_late_and_dated_in_a_month_sent_marks_it_changed_and_is_named(
     app: Flask,
 ) -> None:
