@@ -349,7 +349,19 @@ class ReversalSchema(ApiSchema):
     currency = ma.fields.String()
     amount = MoneyString(metadata={"description": "The payment's amount, taken off amount_paid"})
     reason = ma.fields.String()
-    returned_on = Day(metadata={"description": "The day the bank returned the money"})
+    moved = ma.fields.Boolean(
+        attribute="misapplied",
+        metadata={
+            "description": "Recorded against the wrong invoice and moved to the invoice it "
+            "pays (round 68): the bank returned nothing"
+        },
+    )
+    returned_on = Day(
+        metadata={
+            "description": "The day the bank returned the money (a payment moved to the "
+            "invoice it pays: the day it was received)"
+        }
+    )
     created_at = ma.fields.DateTime()
 
 
@@ -359,6 +371,15 @@ class StaffReversalSchema(ReversalSchema):
 
     reversed_by = ma.fields.String()
     reversed_by_name = person_name("reversed_by", "reversed_by_id", "who reversed it")
+    moved_to_payment_id = ma.fields.Integer(
+        attribute="moved_to_id",
+        allow_none=True,
+        metadata={
+            "description": "Set when the payment was recorded against the wrong invoice and "
+            "moved (round 68): the payment it became on the right invoice, which may be "
+            "another organization's (so staff's to see alone); null for money taken back"
+        },
+    )
 
 
 class LinkWithdrawalSchema(ApiSchema):

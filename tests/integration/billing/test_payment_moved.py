@@ -294,3 +294,4 @@ def test_a_finance_script_moves_it_through_the_api(
     assert taken["state"] == "reversed"
     assert taken["reversal"]["returned_on"] == RECEIVED.isoformat()
     assert taken["reversal"]["reason"] == "Recorded against the wrong invoice: Mistyped."
+    assert taken["reversal"]["moved"] is True

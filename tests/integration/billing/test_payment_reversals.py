@@ -324,10 +324,13 @@ def test_billing_staff_reverse_a_payment_in_the_api_and_read_it_on_the_payment(
         today,
     )
     assert body["reversed_by"] == billing_staff.email
+    assert (body["moved"], body["moved_to_payment_id"]) == (False, None)
     seen = client.get(f"/api/v1/payments/{payment.id}", headers=bearer(vendor)).get_json()
     assert seen["state"] == "reversed"
     assert seen["reversal"]["reason"] == "Cheque returned unpaid."
+    assert seen["reversal"]["moved"] is False
     assert "reversed_by" not in seen["reversal"]
+    assert "moved_to_payment_id" not in seen["reversal"]
     after = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(vendor)).get_json()
     assert (after["state"], after["amount_paid"], after["balance_due"]) == (
         "open",
